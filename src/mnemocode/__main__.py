@@ -1,0 +1,3 @@
+from mnemocode.cli.entry import main
+
+main()

@@ -1,0 +1,1 @@
+"""The agent: loop, context, stall detection (solver tiers come in later issues)."""

@@ -1,0 +1,67 @@
+"""Builds each model request: a system prefix that stays byte-identical across the
+turns of a session (so provider prompt caches hit), then the history."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from mnemocode.agent.instructions import InstructionFile
+from mnemocode.core.types import Message, ModelRequest, SystemBlock, ToolSpec
+
+BASE_PROMPT = """\
+You are mnemo, a coding agent working in the user's terminal, in their repository.
+- Read before you change: use glob/grep/file_read to find the relevant code.
+- Change files with file_edit (small exact edits) or file_write (new files).
+- Verify: run the project's tests or the command that shows the change works.
+- Keep going until the task is done or you are blocked; then answer briefly: what \
+you changed and how you checked it.
+- A denied or failed tool call comes back as an error: read the reason and adapt.
+- Be concise; use Markdown; refer to code as path:line."""
+
+
+@dataclass(slots=True)
+class SystemPrefix:
+    """Computed once per session. Never rebuilt mid-session."""
+
+    blocks: list[SystemBlock]
+
+    @classmethod
+    def build(
+        cls,
+        cwd: Path,
+        instructions: list[InstructionFile],
+        base_prompt: str | None = None,
+        today: date | None = None,
+    ) -> SystemPrefix:
+        env = (
+            f"Working directory: {cwd}\nPlatform: {platform.system()} {platform.machine()}\n"
+            f"Date at session start: {(today or date.today()).isoformat()}"
+        )
+        parts = [base_prompt or BASE_PROMPT, env]
+        for item in instructions:
+            parts.append(f"Instructions from {item.path} (follow them; later files win):\n{item.text}")
+        return cls([SystemBlock("\n\n".join(parts), cache=True)])
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(b.text for b in self.blocks)
+
+
+@dataclass(slots=True)
+class ContextBuilder:
+    prefix: SystemPrefix
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    extra_blocks: list[SystemBlock] = field(default_factory=list)
+
+    def build(self, history: list[Message], tools: list[ToolSpec]) -> ModelRequest:
+        return ModelRequest(
+            messages=list(history),
+            system=[*self.prefix.blocks, *self.extra_blocks],
+            tools=tools,
+            max_output_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+        )

@@ -1,0 +1,269 @@
+"""The agent loop. It only loops: ask the model, run the tools it called, record
+both, repeat until the model answers without calling a tool. Everything else —
+which model, which tools, what the system prompt says, what is allowed — is
+passed in."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mnemocode.agent.budget import TokenMeter, cap_tool_output, fit_to_window, prune_tool_outputs
+from mnemocode.agent.context import ContextBuilder
+from mnemocode.agent.stall import StallDetector
+from mnemocode.config.settings import AgentConfig
+from mnemocode.core.errors import ContextOverflowError, ModelError, TurnStopped
+from mnemocode.core.events import (
+    AgentEvent,
+    ErrorEvent,
+    ModelCallFinished,
+    Notice,
+    ReasoningDeltaEvent,
+    TextDeltaEvent,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+    TurnStarted,
+)
+from mnemocode.core.protocols import ChatModel, ToolContext, Toolset
+from mnemocode.core.types import (
+    Message,
+    ModelResponse,
+    ReasoningDelta,
+    ResponseDone,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
+
+Emit = Callable[[AgentEvent], None]
+Pricer = Callable[[Usage], float | None]
+
+
+@dataclass(slots=True)
+class ModelSlot:
+    """The model in use and what the loop needs to know about it."""
+
+    model: ChatModel
+    context_window: int
+    price: Pricer = lambda _usage: None
+
+
+@dataclass(slots=True)
+class SessionTotals:
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    model_calls: int = 0
+
+    def add(self, usage: Usage, cost: float | None) -> None:
+        self.usage = self.usage + usage
+        self.model_calls += 1
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        slot: ModelSlot,
+        toolset: Toolset,
+        tool_context: ToolContext,
+        context: ContextBuilder,
+        config: AgentConfig,
+        meter: TokenMeter,
+        history: list[Message] | None = None,
+    ) -> None:
+        self.slot = slot
+        self.toolset = toolset
+        self.tool_context = tool_context
+        self.context = context
+        self.config = config
+        self.meter = meter
+        self.history: list[Message] = history if history is not None else []
+        self.totals = SessionTotals()
+        self.turns = 0
+
+    # ---- one turn ------------------------------------------------------------
+
+    async def run_turn(self, prompt: Message | str, emit: Emit) -> TurnFinished:
+        message = Message.user(prompt) if isinstance(prompt, str) else prompt
+        self.turns += 1
+        self.history.append(message)
+        emit(TurnStarted(self.turns, message.text))
+        turn_usage, turn_cost = Usage(), None
+        stall = StallDetector()
+        iteration = 0
+        try:
+            while iteration < self.config.max_iterations:
+                iteration += 1
+                response = await self._call_model(emit)
+                turn_usage = turn_usage + response.usage
+                cost = self.slot.price(response.usage)
+                turn_cost = None if cost is None and turn_cost is None else (turn_cost or 0) + (cost or 0)
+                calls = response.message.tool_calls
+                if not calls:
+                    return self._finish(emit, response.message.text, "end_turn", turn_usage, turn_cost, iteration)
+                results = await self._run_calls(calls, emit)
+                verdict = stall.observe(calls, results, self._read_only_names())
+                if verdict is not None:
+                    emit(Notice("warning", verdict.message))
+                    if verdict.stop:
+                        return self._finish(emit, verdict.message, "stall", turn_usage, turn_cost, iteration)
+                    self._append_note(verdict.message)
+            text = (
+                f"Stopped after {iteration} iterations (agent.max_iterations). The work so far is "
+                "kept; say 'continue' to go on."
+            )
+            return self._finish(emit, text, "max_iterations", turn_usage, turn_cost, iteration)
+        except TurnStopped as exc:
+            return self._finish(emit, str(exc), exc.reason, turn_usage, turn_cost, iteration)
+        except ModelError as exc:
+            emit(ErrorEvent(exc.one_line(), type(exc).__name__))
+            finished = self._finish(emit, exc.one_line(), "error", turn_usage, turn_cost, iteration)
+            finished.extra["error_kind"] = type(exc).__name__
+            return finished
+        except asyncio.CancelledError:
+            self._close_dangling_calls("cancelled by the user")
+            emit(Notice("info", "Interrupted."))
+            raise
+
+    def _finish(
+        self, emit: Emit, text: str, reason: str, usage: Usage, cost: float | None, iterations: int
+    ) -> TurnFinished:
+        event = TurnFinished(text, reason, usage, cost, iterations)
+        emit(event)
+        return event
+
+    # ---- the model -----------------------------------------------------------
+
+    async def _call_model(self, emit: Emit, *, after_overflow: bool = False) -> ModelResponse:
+        self._fit_context(emit)
+        request = self.context.build(self.history, self.toolset.specs())
+        started = time.perf_counter()
+        partial: list[str] = []
+        response: ModelResponse | None = None
+        try:
+            async for event in self.slot.model.stream(request):
+                if isinstance(event, TextDelta):
+                    partial.append(event.text)
+                    emit(TextDeltaEvent(event.text))
+                elif isinstance(event, ReasoningDelta):
+                    emit(ReasoningDeltaEvent(event.text))
+                elif isinstance(event, ResponseDone):
+                    response = event.response
+        except ContextOverflowError:
+            # Our estimate said it fits but the server disagreed: prune every old
+            # tool output once and try again.
+            if after_overflow or not prune_tool_outputs(self.history, keep_recent=2):
+                raise
+            emit(Notice("warning", "The model said the context was too long; old tool outputs were pruned."))
+            return await self._call_model(emit, after_overflow=True)
+        except asyncio.CancelledError:
+            text = "".join(partial)
+            self.history.append(Message.assistant((text + "\n\n" if text else "") + "[interrupted by the user]"))
+            raise
+        if response is None:
+            raise ModelError("the stream ended without a final response", model=self.slot.model.name)
+        cost = self.slot.price(response.usage)
+        self.totals.add(response.usage, cost)
+        emit(ModelCallFinished(self.slot.model.name, response.usage, cost, time.perf_counter() - started))
+        self.history.append(response.message)
+        return response
+
+    def _fit_context(self, emit: Emit) -> None:
+        tools = self.toolset.specs()
+        out = self.context.max_output_tokens or 0
+        limit = max(1_000, int(self.slot.context_window * self.config.context_budget) - out)
+
+        def measure() -> int:
+            return self.meter.measure(self.context.build(self.history, tools))
+
+        before, after = fit_to_window(self.history, measure, limit)
+        if after > limit:
+            raise TurnStopped(
+                "context_overflow",
+                f"The conversation needs ~{after} tokens but the model allows ~{limit}. "
+                "Use /clear to start fresh or switch to a model with a larger context window.",
+            )
+        if after < before:
+            emit(Notice("info", f"Pruned old tool outputs: ~{before} → ~{after} tokens."))
+
+    # ---- tools ---------------------------------------------------------------
+
+    def _read_only_names(self) -> set[str]:
+        return {s.name for s in self.toolset.specs() if s.read_only}
+
+    async def _run_calls(self, calls: list[ToolCall], emit: Emit) -> list[ToolResult]:
+        """Consecutive read-only calls run concurrently; anything else runs alone, in order."""
+        read_only = self._read_only_names()
+        results: list[ToolResult] = []
+        batch: list[ToolCall] = []
+
+        async def flush() -> None:
+            if batch:
+                results.extend(await asyncio.gather(*(self._run_one(c, emit) for c in batch)))
+                batch.clear()
+
+        try:
+            for call in calls:
+                if call.name in read_only:
+                    batch.append(call)
+                    continue
+                await flush()
+                results.append(await self._run_one(call, emit))
+            await flush()
+        finally:
+            # Record what finished, even when cancelled, so no call is left unanswered.
+            for result in results:
+                self.history.append(Message.tool(result))
+        return results
+
+    async def _run_one(self, call: ToolCall, emit: Emit) -> ToolResult:
+        emit(ToolCallStarted(call))
+        started = time.perf_counter()
+        result = _invalid_arguments(call)
+        if result is None:
+            ctx = dataclasses.replace(self.tool_context, current_call_id=call.id)
+            try:
+                result = await self.toolset.call(call, ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a broken tool must not end the session
+                result = ToolResult.of_text(call, f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
+        result = cap_tool_output(result, self.config.tool_output_max_chars, self.tool_context.log_dir)
+        emit(ToolCallFinished(call, result, time.perf_counter() - started))
+        return result
+
+    def _append_note(self, note: str) -> None:
+        last = self.history[-1]
+        last.content.append(TextPart(f"\n\n[mnemo] {note}"))
+
+    def _close_dangling_calls(self, reason: str) -> None:
+        """After a cancel, answer every tool call that has no result yet."""
+        answered = {m.tool_call_id for m in self.history if m.role == "tool"}
+        for message in reversed(self.history):
+            if message.role == "assistant":
+                for call in message.tool_calls:
+                    if call.id not in answered:
+                        self.history.append(Message.tool(ToolResult.of_text(call, f"Not run: {reason}.", is_error=True)))
+                break
+
+
+def _invalid_arguments(call: ToolCall) -> ToolResult | None:
+    raw = call.raw_arguments.strip()
+    if call.arguments or not raw or raw in {"{}", "null"}:
+        return None
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return ToolResult.of_text(
+            call, f"Your arguments for {call.name} were not valid JSON ({exc.msg}); send a JSON object.", is_error=True
+        )
+    return None

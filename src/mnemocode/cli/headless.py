@@ -1,0 +1,138 @@
+"""Headless mode: ``mnemo -p`` and the one-shot presets. Output formats and exit
+codes are documented in the README ("Headless mode")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+import uuid
+from enum import Enum
+from typing import Any, TextIO
+
+from mnemocode import __version__
+from mnemocode.app import App
+from mnemocode.core.events import AgentEvent, ToolCallFinished, ToolCallStarted, TurnFinished, event_to_dict
+from mnemocode.core.types import Message
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the model or the turn failed
+EXIT_USAGE = 2  # bad arguments or configuration
+EXIT_STOPPED = 3  # stopped early: max turns, stall, context too large
+EXIT_INTERRUPTED = 130
+
+_STOP_CODES = {"end_turn": EXIT_OK, "error": EXIT_ERROR}
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    stream_json = "stream-json"
+
+
+def read_prompt(prompt: str | None, stdin: TextIO) -> str:
+    """Combine ``-p`` with piped stdin (``cat log | mnemo -p "why?"``)."""
+    piped = "" if stdin.isatty() else stdin.read()
+    if prompt in (None, "-", ""):
+        return piped.strip()
+    if piped.strip():
+        return f"{prompt}\n\n<stdin>\n{piped.rstrip()}\n</stdin>"
+    return prompt
+
+
+class _Printer:
+    def __init__(self, fmt: OutputFormat, out: TextIO, err: TextIO, verbose: bool) -> None:
+        self.fmt, self.out, self.err, self.verbose = fmt, out, err, verbose
+
+    def __call__(self, event: AgentEvent) -> None:
+        if self.fmt is OutputFormat.stream_json:
+            self.line(event_to_dict(event))
+        elif self.verbose and self.fmt is OutputFormat.text:
+            if isinstance(event, ToolCallStarted):
+                args = json.dumps(event.call.arguments, ensure_ascii=False)[:200]
+                print(f"● {event.call.name} {args}", file=self.err, flush=True)
+            elif isinstance(event, ToolCallFinished):
+                status = "error" if event.result.is_error else "ok"
+                first = event.result.text.strip().splitlines()[:1]
+                print(f"  ⎿ {status}: {first[0][:160] if first else ''}", file=self.err, flush=True)
+
+    def line(self, data: dict[str, Any]) -> None:
+        self.out.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        self.out.flush()
+
+
+def result_record(
+    app: App, finished: TurnFinished | None, session_id: str, started: float, code: int
+) -> dict[str, Any]:
+    totals = app.agent.totals
+    return {
+        "type": "result",
+        "subtype": finished.stop_reason if finished else "cancelled",
+        "is_error": code != EXIT_OK,
+        "exit_code": code,
+        "result": finished.text if finished else "",
+        "session_id": session_id,
+        "model": app.model_alias,
+        "num_iterations": finished.iterations if finished else 0,
+        "duration_s": round(time.perf_counter() - started, 3),
+        "usage": {
+            "input_tokens": totals.usage.input_tokens,
+            "output_tokens": totals.usage.output_tokens,
+            "cache_read_tokens": totals.usage.cache_read_tokens,
+            "cache_write_tokens": totals.usage.cache_write_tokens,
+        },
+        "cost_usd": totals.cost_usd,
+    }
+
+
+async def run_headless(
+    app: App,
+    prompt: Message,
+    fmt: OutputFormat,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    verbose: bool = False,
+) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    printer = _Printer(fmt, out, err, verbose)
+    session_id = uuid.uuid4().hex
+    started = time.perf_counter()
+    if fmt is OutputFormat.stream_json:
+        printer.line(
+            {
+                "type": "init",
+                "version": __version__,
+                "session_id": session_id,
+                "model": app.model_alias,
+                "model_id": app.model_config.model,
+                "cwd": str(app.cwd),
+                "mode": app.settings.safety.mode,
+                "tools": [s.name for s in app.tool_specs()],
+            }
+        )
+    task = asyncio.ensure_future(app.agent.run_turn(prompt, printer))
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, task.cancel)
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    finished: TurnFinished | None = None
+    try:
+        finished = await task
+        code = _STOP_CODES.get(finished.stop_reason, EXIT_STOPPED)
+    except asyncio.CancelledError:
+        code = EXIT_INTERRUPTED
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+    record = result_record(app, finished, session_id, started, code)
+    if fmt is OutputFormat.text:
+        text = record["result"]
+        stream = out if code == EXIT_OK else err
+        if text:
+            stream.write(text.rstrip() + "\n")
+        stream.flush()
+    else:
+        printer.line(record)
+    return code

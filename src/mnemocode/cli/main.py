@@ -1,0 +1,184 @@
+"""The ``mnemo`` command line (typer). Heavy modules are imported inside the
+commands so that ``mnemo --help`` stays fast."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from mnemocode import __version__
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    name="mnemo",
+    help="mnemo — a coding agent for your terminal that remembers you and your projects.",
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model alias from [models.*].")]
+CwdOpt = Annotated[Path | None, typer.Option("--cwd", help="Work in this directory.")]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="Permission mode: ask, auto or bypass.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Headless: approve every action.")]
+MaxTurnsOpt = Annotated[int | None, typer.Option("--max-turns", help="Max model calls for this task.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and tool activity.")]
+FormatOpt = Annotated[
+    str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
+]
+
+
+class Options:
+    """The global options, parsed once and handed to whichever command runs."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        cwd: Path | None = None,
+        mode: str | None = None,
+        yes: bool = False,
+        max_turns: int | None = None,
+        verbose: bool = False,
+        output_format: str = "text",
+    ) -> None:
+        self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
+        self.verbose, self.output_format = verbose, output_format
+        self.cwd = (cwd or Path.cwd()).expanduser().resolve()
+
+    def overrides(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.model:
+            data["active_model"] = self.model
+        if self.mode:
+            data["safety"] = {"mode": self.mode}
+        if self.max_turns is not None:
+            data["agent"] = {"max_iterations": self.max_turns}
+        return data
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"mnemo: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(opts: Options, action: Callable[[], T]) -> T:
+    """Run ``action``; our errors become one clear line (traceback with --verbose)."""
+    from mnemocode.core.errors import ConfigError, MnemoError
+
+    try:
+        return action()
+    except MnemoError as exc:
+        if opts.verbose:
+            traceback.print_exc()
+        raise fail(exc.one_line(), 2 if isinstance(exc, ConfigError) else 1) from None
+
+
+def load(opts: Options) -> Any:
+    from mnemocode.config.loader import load_settings
+
+    if not opts.cwd.is_dir():
+        raise fail(f"--cwd {opts.cwd} is not a directory")
+    return guarded(opts, lambda: load_settings(opts.cwd, env=os.environ, overrides=opts.overrides()))
+
+
+def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> Any:
+    from mnemocode.app import build_app
+    from mnemocode.config.paths import mnemo_home
+
+    return guarded(
+        opts,
+        lambda: build_app(
+            settings,
+            cwd=opts.cwd,
+            home=mnemo_home(os.environ),
+            approver=approver,
+            env=os.environ,
+            tools=tools,
+        ),
+    )
+
+
+def headless(opts: Options, prompt: str, tools: Any = None) -> int:
+    from mnemocode.cli.attachments import expand_attachments
+    from mnemocode.cli.headless import OutputFormat, run_headless
+    from mnemocode.safety.approvers import headless_approver
+
+    try:
+        fmt = OutputFormat(opts.output_format)
+    except ValueError:
+        raise fail(f"--output-format must be text, json or stream-json, not {opts.output_format!r}") from None
+    if not prompt.strip():
+        raise fail("no prompt: pass -p 'task' or pipe text on stdin")
+    settings = load(opts).settings
+    if not settings.is_configured:
+        raise fail("no model is configured; run `mnemo init` first")
+    approver = headless_approver(opts.yes or settings.safety.mode == "bypass")
+    app = make_app(opts, settings, approver, tools)
+    cfg = settings.tools
+    message = expand_attachments(prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars)
+    return guarded(opts, lambda: asyncio.run(run_headless(app, message, fmt, verbose=opts.verbose)))
+
+
+@cli.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None, typer.Option("--print", "-p", help="Run one task headless and print the result ('-' reads stdin).")
+    ] = None,
+    output_format: FormatOpt = "text",
+    model: ModelOpt = None,
+    max_turns: MaxTurnsOpt = None,
+    cwd: CwdOpt = None,
+    mode: ModeOpt = None,
+    yes: YesOpt = False,
+    verbose: VerboseOpt = False,
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"mnemo {__version__}")
+        raise typer.Exit()
+    opts = Options(
+        model=model, cwd=cwd, mode=mode, yes=yes, max_turns=max_turns, verbose=verbose, output_format=output_format
+    )
+    ctx.obj = opts
+    if ctx.invoked_subcommand is not None:
+        return
+    if prompt is not None or not sys.stdin.isatty():
+        from mnemocode.cli.headless import read_prompt
+
+        raise typer.Exit(headless(opts, read_prompt(prompt, sys.stdin)))
+    raise typer.Exit(interactive(opts))
+
+
+def interactive(opts: Options) -> int:
+    from mnemocode.cli.approver import TerminalApprover
+    from mnemocode.cli.repl import start_repl
+    from mnemocode.cli.setup import run_init_wizard
+
+    loaded = load(opts)
+    if not loaded.settings.is_configured:
+        typer.echo("No model is configured yet — let's set one up.\n")
+        code = run_init_wizard(opts)
+        if code != 0:
+            return code
+        loaded = load(opts)
+    app = make_app(opts, loaded.settings, TerminalApprover())
+    return start_repl(app)
+
+
+def run(argv: list[str]) -> None:
+    from mnemocode.cli import presets, setup
+
+    setup.register(cli)
+    presets.register(cli)
+    cli(args=argv, prog_name="mnemo")

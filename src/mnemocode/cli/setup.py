@@ -1,0 +1,221 @@
+"""``mnemo init`` (first-run wizard, scriptable with flags) and ``mnemo doctor``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mnemocode.cli.main import Options, VerboseOpt, fail, load
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPreset:
+    key: str
+    label: str
+    provider: str
+    model: str
+    base_url: str | None
+    api_key_env: str | None
+    context_window: int
+
+
+PROVIDERS = [
+    ProviderPreset("openai", "OpenAI", "openai", "gpt-4.1", None, "OPENAI_API_KEY", 1_000_000),
+    ProviderPreset(
+        "anthropic", "Anthropic", "anthropic", "claude-sonnet-4-5", None, "ANTHROPIC_API_KEY", 200_000
+    ),
+    ProviderPreset(
+        "openrouter", "OpenRouter", "openai", "anthropic/claude-sonnet-4.5",
+        "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", 200_000,
+    ),
+    ProviderPreset(
+        "deepseek", "DeepSeek", "openai", "deepseek-chat", "https://api.deepseek.com",
+        "DEEPSEEK_API_KEY", 128_000,
+    ),
+    ProviderPreset(
+        "ollama", "Ollama (local)", "openai", "qwen2.5-coder:7b", "http://localhost:11434/v1", None, 32_768
+    ),
+    ProviderPreset(
+        "local", "llama.cpp / vLLM / other OpenAI-compatible server", "openai", "local",
+        "http://127.0.0.1:8080/v1", None, 32_768,
+    ),
+]
+_BY_KEY = {p.key: p for p in PROVIDERS}
+
+
+def _probe(alias: str, entry: dict[str, Any]) -> tuple[bool, str]:
+    """One tiny call with no retries; returns (ok, what happened)."""
+    from mnemocode.app import probe_model
+    from mnemocode.config.settings import ModelConfig
+    from mnemocode.core.errors import MnemoError
+    from mnemocode.llm.factory import build_model
+
+    config = ModelConfig.model_validate({**entry, "max_retries": 0, "timeout_s": 30.0})
+    started = time.perf_counter()
+    try:
+        answer = asyncio.run(probe_model(build_model(alias, config, env=os.environ)))
+    except MnemoError as exc:
+        return False, exc.one_line()
+    return True, f"answered {answer.strip()[:40]!r} in {time.perf_counter() - started:.1f}s"
+
+
+def run_init_wizard(
+    opts: Options,
+    *,
+    preset_key: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    alias: str | None = None,
+    context_window: int | None = None,
+    project: bool = False,
+    test: bool = True,
+    interactive: bool = True,
+) -> int:
+    from mnemocode.config.paths import global_config_path
+    from mnemocode.config.writer import write_model_config
+
+    if preset_key is None:
+        if not interactive:
+            raise fail("--provider is required with --non-interactive")
+        for i, p in enumerate(PROVIDERS, 1):
+            typer.echo(f"  {i}. {p.label}")
+        choice = typer.prompt("Provider", default="1")
+        preset_key = PROVIDERS[int(choice) - 1].key if choice.isdigit() else choice
+    preset = _BY_KEY.get(preset_key)
+    if preset is None:
+        raise fail(f"unknown provider {preset_key!r}; choose one of: {', '.join(_BY_KEY)}")
+
+    def ask(label: str, given: Any, default: Any) -> Any:
+        if given is not None or not interactive:
+            return given if given is not None else default
+        return typer.prompt(label, default=default if default is not None else "", show_default=True)
+
+    model = ask("Model", model, preset.model)
+    base_url = ask("Base URL (empty for the provider default)", base_url, preset.base_url) or None
+    key_env = ask("API key environment variable (empty if none)", api_key_env, preset.api_key_env) or None
+    alias = ask("Name for this model", alias, preset.key)
+    entry: dict[str, Any] = {"provider": preset.provider, "model": model}
+    if base_url:
+        entry["base_url"] = base_url
+    if key_env:
+        entry["api_key_env"] = key_env
+    entry["context_window"] = context_window or preset.context_window
+    if key_env and not os.environ.get(key_env):
+        typer.echo(f"Note: ${key_env} is not set in this shell; mnemo reads the key from it at run time.")
+    if test:
+        ok, what = _probe(str(alias), entry)
+        typer.echo(f"{'✓' if ok else '✗'} test call: {what}")
+        if not ok and not (interactive and typer.confirm("Save the configuration anyway?", default=False)):
+            return 1
+    path = opts.cwd / "mnemo.toml" if project else global_config_path(os.environ)
+    write_model_config(path, str(alias), entry, make_active=True)
+    typer.echo(f"Saved model {alias!r} to {path}. Run `mnemo` to start, `mnemo doctor` to check.")
+    return 0
+
+
+def init_command(
+    ctx: typer.Context,
+    provider: Annotated[str | None, typer.Option(help=f"One of: {', '.join(_BY_KEY)}.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name at the provider.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint base URL.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the key.")] = None,
+    alias: Annotated[str | None, typer.Option(help="Name of this model entry.")] = None,
+    context_window: Annotated[int | None, typer.Option(help="Context window in tokens.")] = None,
+    project: Annotated[bool, typer.Option("--project", help="Write ./mnemo.toml instead of the global config.")] = False,
+    no_test: Annotated[bool, typer.Option("--no-test", help="Skip the one-token test call.")] = False,
+    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt (CI).")] = False,
+) -> None:
+    """Set up a model: provider, model, base URL, key variable, and a test call."""
+    opts: Options = ctx.obj or Options()
+    code = run_init_wizard(
+        opts,
+        preset_key=provider,
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        alias=alias,
+        context_window=context_window,
+        project=project,
+        test=not no_test,
+        interactive=not non_interactive,
+    )
+    raise typer.Exit(code)
+
+
+# ---- doctor -----------------------------------------------------------------------
+
+Check = tuple[str, str, str]  # (status "ok" | "warn" | "fail", what, detail)
+
+
+def _tool_version(name: str, path: str | None) -> Check:
+    if path is None:
+        return ("warn", name, "not found")
+    try:
+        first = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ("warn", name, f"{path}: {exc}")
+    return ("ok", name, f"{path} ({first.strip().splitlines()[0] if first.strip() else 'version unknown'})")
+
+
+def doctor_checks(opts: Options) -> list[Check]:
+    from mnemocode.core.errors import MnemoError
+    from mnemocode.tools.search import find_rg
+
+    checks: list[Check] = []
+    try:
+        loaded = load(opts)
+    except typer.Exit:
+        return [("fail", "config", "invalid (see the error above)")]
+    sources = ", ".join(str(p) for p in loaded.sources) or "no config files (defaults only)"
+    checks.append(("ok", "config", sources))
+    settings = loaded.settings
+    if not settings.is_configured:
+        checks.append(("fail", "model", "no model configured — run `mnemo init`"))
+    else:
+        try:
+            alias, cfg = settings.model()
+        except MnemoError as exc:
+            checks.append(("fail", "model", exc.one_line()))
+        else:
+            where = cfg.base_url or "provider default endpoint"
+            checks.append(("ok", "model", f"{alias}: {cfg.provider} {cfg.model} at {where}"))
+            if cfg.api_key_env and not os.environ.get(cfg.api_key_env):
+                checks.append(("fail", "api key", f"${cfg.api_key_env} is not set"))
+            else:
+                checks.append(("ok", "api key", f"${cfg.api_key_env} is set" if cfg.api_key_env else "none needed"))
+                ok, what = _probe(alias, cfg.model_dump(exclude_none=True))
+                checks.append(("ok" if ok else "fail", "endpoint", what))
+    rg = find_rg()
+    checks.append(_tool_version("ripgrep", rg) if rg else ("warn", "ripgrep", "not found; grep uses the slower Python fallback"))
+    checks.append(_tool_version("git", shutil.which("git")))
+    bwrap = shutil.which("bwrap")
+    checks.append(("ok", "bubblewrap", bwrap) if bwrap else ("warn", "bubblewrap", "not found; sandbox is process-group only"))
+    return checks
+
+
+def doctor_command(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
+    """Check configuration, API key, endpoint and tools; one verdict per line."""
+    opts: Options = ctx.obj or Options()
+    marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+    checks = doctor_checks(opts)
+    for status, what, detail in checks:
+        typer.echo(f"{marks[status]} {what:<11} {detail}")
+    failed = [c for c in checks if c[0] == "fail"]
+    typer.echo("\nAll good." if not failed else f"\n{len(failed)} problem(s) found.")
+    raise typer.Exit(1 if failed else 0)
+
+
+def register(app: typer.Typer) -> None:
+    commands: list[tuple[str, Callable[..., None]]] = [("init", init_command), ("doctor", doctor_command)]
+    for name, function in commands:
+        app.command(name)(function)

@@ -1,0 +1,107 @@
+"""Settings and the config model of each component. Each validates itself;
+layers are merged in ``config.loader`` before validation.
+
+Validating with ``context={"partial": True}`` skips the checks that span layers
+(``active_model`` naming a ``[models.*]`` entry): the loader validates each layer
+as it is added, and the entry may come from a later layer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """One named model entry: ``[models.<alias>]``."""
+
+    provider: Literal["openai", "anthropic"] = "openai"
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    context_window: int = Field(default=128_000, gt=0)
+    max_output_tokens: int = Field(default=8_192, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    vision: bool = False
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=10)
+    # Prices in USD per million tokens; override the built-in table for this entry.
+    input_price: float | None = Field(default=None, ge=0)
+    output_price: float | None = Field(default=None, ge=0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _names_a_variable(cls, value: str | None) -> str | None:
+        # The key itself never goes into a config file, only the variable holding it.
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "must be the name of an environment variable (e.g. OPENAI_API_KEY), "
+                "not the key itself"
+            )
+        return value
+
+
+class AgentConfig(_Strict):
+    max_iterations: int = Field(default=50, gt=0)
+    # A single tool result longer than this is cut, with a note telling the model how
+    # to read the rest.
+    tool_output_max_chars: int = Field(default=30_000, gt=500)
+    # Share of the context window a request may use before old tool outputs are cut.
+    context_budget: float = Field(default=0.85, gt=0.1, le=1.0)
+    system_prompt: str | None = None
+
+
+class ToolsConfig(_Strict):
+    shell_timeout_s: float = Field(default=120.0, gt=0)
+    shell_background_after_s: float | None = Field(default=None, gt=0)
+    web_search_backend: str = "duckduckgo"
+    web_fetch_max_bytes: int = Field(default=2_000_000, gt=0)
+    web_fetch_timeout_s: float = Field(default=20.0, gt=0)
+    file_read_max_lines: int = Field(default=2_000, gt=0)
+    attach_max_chars: int = Field(default=100_000, gt=0)
+
+
+class SafetyConfig(_Strict):
+    mode: Literal["ask", "auto", "bypass"] = "ask"
+
+
+class Settings(_Strict):
+    active_model: str | None = None
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+
+    @model_validator(mode="after")
+    def _active_model_exists(self, info: ValidationInfo) -> Settings:
+        if info.context and info.context.get("partial"):
+            return self
+        if self.active_model is not None and self.active_model not in self.models:
+            known = ", ".join(sorted(self.models)) or "none defined"
+            raise ValueError(
+                f"active_model {self.active_model!r} is not a [models.*] entry ({known})"
+            )
+        return self
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.models)
+
+    def model(self, alias: str | None = None) -> tuple[str, ModelConfig]:
+        """The named model, or the active one (the only one if there is just one)."""
+        name = alias or self.active_model or (next(iter(self.models)) if self.models else None)
+        if name is None or name not in self.models:
+            from mnemocode.core.errors import ConfigError
+
+            known = ", ".join(sorted(self.models)) or "none — run `mnemo init`"
+            raise ConfigError(f"no model named {name!r} (known: {known})", key="active_model")
+        return name, self.models[name]

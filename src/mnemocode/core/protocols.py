@@ -1,0 +1,104 @@
+"""The contracts between layers: small protocols, one or two methods each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from mnemocode.core.events import AgentEvent
+from mnemocode.core.types import ModelRequest, StreamEvent, ToolCall, ToolResult, ToolSpec
+
+
+class ChatModel(Protocol):
+    """A model that streams. The last event of every stream is ``ResponseDone``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...
+
+
+# ---- sandbox ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CommandSpec:
+    command: str
+    cwd: Path
+    timeout_s: float = 120.0
+    env: dict[str, str] | None = None
+    # After this many seconds the command keeps running in the background, its
+    # output going to ``log_dir``; None means wait for it (up to the timeout).
+    background_after_s: float | None = None
+    log_dir: Path | None = None
+    max_output_bytes: int = 1_000_000
+
+
+@dataclass(slots=True)
+class CommandResult:
+    exit_code: int | None
+    output: str
+    timed_out: bool = False
+    backgrounded: bool = False
+    log_path: Path | None = None
+    pid: int | None = None
+    output_truncated: bool = False
+
+
+class Sandbox(Protocol):
+    async def run(
+        self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
+    ) -> CommandResult: ...
+
+
+# ---- tools ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a tool may use besides its arguments. One per agent session."""
+
+    cwd: Path
+    sandbox: Sandbox
+    emit: Callable[[AgentEvent], None] = lambda _event: None
+    # Content hashes of files the model has seen in full this session, by path,
+    # so an unchanged re-read can answer with a short note.
+    seen_files: dict[str, str] = field(default_factory=dict)
+    vision: bool = False
+    log_dir: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    # The id of the tool call being run, so streaming tools can tag their output
+    # (``ToolOutputDelta``). The loop sets it per call (``dataclasses.replace``).
+    current_call_id: str = ""
+
+
+class Toolset(Protocol):
+    def specs(self) -> list[ToolSpec]: ...
+
+    async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult: ...
+
+
+# ---- approval ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    tool: str
+    arguments: dict[str, Any]
+    summary: str  # one line: what will happen
+    reason: str  # why the policy asks
+    preview: str | None = None  # e.g. the diff a write would make
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecision:
+    allowed: bool
+    reason: str = ""
+    scope: Literal["once", "session"] = "once"
+    by: str = "user"
+
+
+class Approver(Protocol):
+    async def approve(self, request: ApprovalRequest) -> ApprovalDecision: ...

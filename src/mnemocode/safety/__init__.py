@@ -1,0 +1,1 @@
+"""Safety: policy, sandboxes, checkpoints and the guarded toolset."""

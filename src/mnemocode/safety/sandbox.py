@@ -1,0 +1,373 @@
+"""The local sandbox: one shell command in its own process group, with rlimits.
+
+Every command runs as ``bash -c`` (``/bin/sh`` when there is no bash) in a new
+session, so the whole tree it spawns can be signalled at once. Output (stdout and
+stderr merged) streams to ``on_output`` as it arrives and is kept head + tail
+within ``max_output_bytes``. A timeout, a cancelled caller or any error kills the
+whole process group: SIGTERM, then SIGKILL after a grace period. With
+``background_after_s`` the output goes to a log file from the start, so a command
+still running at that point is simply left running, detached, writing to it.
+
+Exit and output are polled (a few milliseconds at first, backing off to 50 ms):
+simple, portable, and immune to grandchildren that keep the output pipe open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnemocode.core.errors import ToolError
+from mnemocode.core.protocols import CommandResult, CommandSpec
+
+_READ_CHUNK = 65536
+_POLL_MIN_S = 0.005
+_POLL_MAX_S = 0.05
+# After the command exits, how long to keep reading output that grandchildren
+# still write to the pipe before we stop listening.
+_DRAIN_AFTER_EXIT_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLimits:
+    """Soft rlimits for every command; None leaves the inherited limit alone.
+
+    No memory limit by default: compilers, JVMs and Go reserve lots of address
+    space. CPU time is unlimited too, because background servers run for hours;
+    the wall-clock timeout is the guard for foreground commands.
+    """
+
+    cpu_seconds: int | None = None
+    file_size_bytes: int | None = 2 * 1024**3
+    memory_bytes: int | None = None
+    core_dumps: bool = False
+
+
+@dataclass(slots=True)
+class BackgroundJob:
+    pid: int
+    command: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+
+class LocalSandbox:
+    """Runs commands on this machine. Implements ``core.protocols.Sandbox`` (POSIX only)."""
+
+    def __init__(
+        self,
+        *,
+        limits: ResourceLimits | None = None,
+        kill_grace_s: float = 2.0,
+        shell: str | None = None,
+    ) -> None:
+        self.limits = limits or ResourceLimits()
+        self.kill_grace_s = kill_grace_s
+        self.shell = shell or shutil.which("bash") or "/bin/sh"
+        self._jobs: dict[int, BackgroundJob] = {}
+
+    # ---- the protocol --------------------------------------------------------------
+
+    async def run(
+        self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
+    ) -> CommandResult:
+        out = _Output(spec.max_output_bytes, on_output)
+        log_path = _new_log_path(spec) if spec.background_after_s is not None else None
+        proc, read_fd = self._spawn(spec, log_path)
+        started = time.monotonic()
+        try:
+            result = await self._supervise(spec, proc, read_fd, out, started, log_path)
+        except BaseException:
+            # Cancelled, or on_output raised: leave nothing running behind us.
+            await self._kill_group(proc)
+            os.close(read_fd)
+            _discard(log_path)
+            raise
+        os.close(read_fd)
+        return result
+
+    # ---- background jobs -----------------------------------------------------------
+
+    def jobs(self) -> list[BackgroundJob]:
+        """Background jobs started by this sandbox that are still running."""
+        self._reap()
+        return list(self._jobs.values())
+
+    async def kill_job(self, pid: int) -> bool:
+        """Kill a background job's process group; False when there is no such job."""
+        job = self._jobs.pop(pid, None)
+        if job is None:
+            return False
+        await self._kill_group(job.process)
+        return True
+
+    async def aclose(self) -> None:
+        """Kill every background job still running."""
+        for pid in list(self._jobs):
+            await self.kill_job(pid)
+
+    def _reap(self) -> None:
+        for pid, job in list(self._jobs.items()):
+            if not job.running:
+                del self._jobs[pid]
+
+    # ---- internals -----------------------------------------------------------------
+
+    def _spawn(self, spec: CommandSpec, log_path: Path | None) -> tuple[subprocess.Popen[bytes], int]:
+        if log_path is not None:
+            write_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            read_fd = os.open(log_path, os.O_RDONLY)
+        else:
+            read_fd, write_fd = os.pipe()
+            os.set_blocking(read_fd, False)
+        env = {**os.environ, **(spec.env or {})}
+        try:
+            proc = subprocess.Popen(
+                [self.shell, "-c", spec.command],
+                cwd=spec.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_limits_setter(self.limits),  # noqa: PLW1509 - only setrlimit
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            _discard(log_path)
+            raise ToolError(f"could not start command in {spec.cwd}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(write_fd)
+        return proc, read_fd
+
+    async def _supervise(
+        self,
+        spec: CommandSpec,
+        proc: subprocess.Popen[bytes],
+        read_fd: int,
+        out: _Output,
+        started: float,
+        log_path: Path | None,
+    ) -> CommandResult:
+        # Backgrounding only makes sense when it comes before the timeout.
+        background_at = spec.background_after_s
+        if background_at is not None and background_at >= spec.timeout_s:
+            background_at = None
+        delay = _POLL_MIN_S
+        while proc.poll() is None:
+            got_data = out.feed(_read_available(read_fd)[0])
+            elapsed = time.monotonic() - started
+            if background_at is not None and elapsed >= background_at:
+                return self._to_background(spec, proc, read_fd, out, log_path)
+            if elapsed >= spec.timeout_s:
+                await self._kill_group(proc)
+                await self._drain(read_fd, out, is_pipe=log_path is None)
+                _discard(log_path)
+                text, truncated = out.result()
+                return CommandResult(
+                    proc.returncode, text, timed_out=True, output_truncated=truncated, pid=proc.pid
+                )
+            delay = _POLL_MIN_S if got_data else min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(delay)
+        await self._drain(read_fd, out, is_pipe=log_path is None)
+        text, truncated = out.result()
+        # Keep the log only when it holds output we had to cut.
+        if log_path is not None and not truncated:
+            _discard(log_path)
+            log_path = None
+        return CommandResult(
+            proc.returncode, text, output_truncated=truncated, log_path=log_path, pid=proc.pid
+        )
+
+    def _to_background(
+        self,
+        spec: CommandSpec,
+        proc: subprocess.Popen[bytes],
+        read_fd: int,
+        out: _Output,
+        log_path: Path | None,
+    ) -> CommandResult:
+        assert log_path is not None  # background mode always writes to a log
+        out.feed(_read_available(read_fd)[0])
+        self._reap()
+        self._jobs[proc.pid] = BackgroundJob(proc.pid, spec.command, log_path, proc)
+        text, truncated = out.result()
+        return CommandResult(
+            None,
+            text,
+            backgrounded=True,
+            log_path=log_path,
+            pid=proc.pid,
+            output_truncated=truncated,
+        )
+
+    async def _drain(self, read_fd: int, out: _Output, *, is_pipe: bool) -> None:
+        """Read what is left. A pipe may still be held open by grandchildren: give
+        them a moment, then stop listening (they get SIGPIPE if they write again)."""
+        deadline = time.monotonic() + _DRAIN_AFTER_EXIT_S
+        while True:
+            data, eof = _read_available(read_fd)
+            out.feed(data)
+            if eof or not is_pipe or time.monotonic() >= deadline:
+                break
+            if not data:
+                await asyncio.sleep(_POLL_MIN_S)
+        out.flush()
+
+    async def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the process group, SIGKILL it after the grace period, reap the leader.
+
+        Safe to call while being cancelled: SIGKILL is sent in ``finally``."""
+        pgid = proc.pid  # start_new_session: the leader's pid is the group id
+        try:
+            _signal_group(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + self.kill_grace_s
+            while time.monotonic() < deadline and (proc.poll() is None or _group_alive(pgid)):
+                await asyncio.sleep(0.02)
+        finally:
+            if proc.poll() is None or _group_alive(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+            # The leader dies at once after SIGKILL; this reaps it.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)
+
+
+class _Output:
+    """Collects output within a byte cap, keeping the first and the last half."""
+
+    def __init__(self, cap: int, on_output: Callable[[str], None] | None) -> None:
+        self._head_cap = max(cap, 2) // 2
+        self._tail_cap = max(cap, 2) - self._head_cap
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+        self._on_output = on_output
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes) -> bool:
+        if not data:
+            return False
+        self.total += len(data)
+        if self._on_output is not None:
+            text = self._decoder.decode(data)
+            if text:
+                self._on_output(text)
+        room = self._head_cap - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if data:
+            self._tail += data
+            if len(self._tail) > 2 * self._tail_cap:
+                del self._tail[: -self._tail_cap]
+        return True
+
+    def flush(self) -> None:
+        text = self._decoder.decode(b"", final=True)
+        if text and self._on_output is not None:
+            self._on_output(text)
+
+    def result(self) -> tuple[str, bool]:
+        kept = len(self._head) + min(len(self._tail), self._tail_cap)
+        if self.total <= kept:
+            return (bytes(self._head) + bytes(self._tail)).decode("utf-8", "replace"), False
+        tail = bytes(self._tail[-self._tail_cap :])
+        omitted = self.total - len(self._head) - len(tail)
+        head_text = bytes(self._head).decode("utf-8", "replace")
+        tail_text = tail.decode("utf-8", "replace").lstrip("\ufffd")
+        note = f"\n[... {omitted} bytes of output omitted ...]\n"
+        return head_text + note + tail_text, True
+
+
+def _read_available(fd: int) -> tuple[bytes, bool]:
+    """Everything readable right now from a non-blocking pipe or a growing file;
+    ``eof`` is True when a pipe has no writers left (a file never reports eof)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _limits_setter(limits: ResourceLimits) -> Callable[[], None] | None:
+    import resource
+
+    wanted: list[tuple[int, int]] = []
+    if limits.cpu_seconds is not None:
+        wanted.append((resource.RLIMIT_CPU, limits.cpu_seconds))
+    if limits.file_size_bytes is not None:
+        wanted.append((resource.RLIMIT_FSIZE, limits.file_size_bytes))
+    if limits.memory_bytes is not None:
+        wanted.append((resource.RLIMIT_AS, limits.memory_bytes))
+    if not limits.core_dumps:
+        wanted.append((resource.RLIMIT_CORE, 0))
+    if not wanted:
+        return None
+
+    def set_limits() -> None:  # runs in the child between fork and exec
+        for which, value in wanted:
+            _soft, hard = resource.getrlimit(which)
+            soft = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (soft, hard))
+
+    return set_limits
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies do not count)."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ..." — comm may contain spaces and parentheses.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) >= 3 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
+            return True
+    return False
+
+
+def _new_log_path(spec: CommandSpec) -> Path:
+    log_dir = spec.log_dir or Path(tempfile.gettempdir()) / "mnemo-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return log_dir / f"cmd-{stamp}-{uuid.uuid4().hex[:8]}.log"
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -1,0 +1,1 @@
+"""Tool base (``@tool``, ``FunctionToolset``) and the built-in tools."""
