@@ -53,7 +53,7 @@ def prune_tool_outputs(history: list[Message], keep_recent: int) -> int:
 
 
 def fit_to_window(
-    history: list[Message], measure: Callable[[], int], limit: int, keep_recent: int = 4
+    history: list[Message], measure: Callable[[], int], limit: int, keep_recent: int = 2
 ) -> tuple[int, int]:
     """Prune the oldest large tool outputs of ``history`` in place (never the last
     ``keep_recent`` messages) until ``measure()`` is within ``limit``. Pruning is

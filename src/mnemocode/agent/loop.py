@@ -35,6 +35,7 @@ from mnemocode.core.types import (
     ModelResponse,
     ReasoningDelta,
     ResponseDone,
+    Retrying,
     TextDelta,
     TextPart,
     ToolCall,
@@ -156,6 +157,8 @@ class Agent:
                     emit(TextDeltaEvent(event.text))
                 elif isinstance(event, ReasoningDelta):
                     emit(ReasoningDeltaEvent(event.text))
+                elif isinstance(event, Retrying):
+                    emit(Notice("warning", f"{event.message}; retry {event.attempt} in {event.delay_s:.1f}s"))
                 elif isinstance(event, ResponseDone):
                     response = event.response
         except ContextOverflowError:

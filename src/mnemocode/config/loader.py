@@ -186,7 +186,7 @@ def _decode_error(exc: tomllib.TOMLDecodeError) -> tuple[int | None, str]:
             line, column = int(found.group(1)), int(found.group(2))
         text = text[: found.start()]
     message = getattr(exc, "msg", None)
-    message = message if isinstance(message, str) and message else text
+    message = _DECODE_AT.sub("", message) if isinstance(message, str) and message else text
     if isinstance(column, int):
         message = f"{message} (column {column})"
     return (line if isinstance(line, int) else None), message

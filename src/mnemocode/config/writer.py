@@ -44,11 +44,26 @@ def write_model_config(
     it on keys that survive are kept.
     """
     import tomlkit
+    from tomlkit.exceptions import ConvertError
 
     _check_alias(alias)
     config = _validated(alias, model)
     values = config.model_dump(exclude_unset=True, exclude_none=True)
     doc = _read_document(path)
+    try:
+        _put_entry(doc, alias, values, path)
+    except ConvertError as exc:
+        raise ConfigError(
+            f"cannot be written as TOML: {exc}", path=path, key=f"models.{alias}"
+        ) from exc
+    if make_active:
+        doc["active_model"] = alias
+    atomic_write_text(path, tomlkit.dumps(doc))
+
+
+def _put_entry(doc: TOMLDocument, alias: str, values: dict[str, Any], path: Path) -> None:
+    import tomlkit
+
     models = doc.get("models")
     if models is None:
         models = tomlkit.table(is_super_table=True)
@@ -67,9 +82,6 @@ def write_model_config(
         for key, value in values.items():
             table[key] = value
         models[alias] = table
-    if make_active:
-        doc["active_model"] = alias
-    atomic_write_text(path, tomlkit.dumps(doc))
 
 
 def set_active_model(path: Path, alias: str) -> None:

@@ -73,6 +73,8 @@ class Message:
     reasoning: str | None = None
     # Provider-specific fields that must round-trip verbatim (e.g. thinking signatures).
     provider_fields: dict[str, Any] = field(default_factory=dict)
+    # On a tool message: the result was an error (Anthropic sends this flag on).
+    is_error: bool = False
 
     @property
     def text(self) -> str:
@@ -90,11 +92,21 @@ class Message:
 
     @classmethod
     def tool(cls, result: ToolResult) -> Message:
-        return cls("tool", list(result.content), tool_call_id=result.call_id, name=result.name)
+        return cls(
+            "tool",
+            list(result.content),
+            tool_call_id=result.call_id,
+            name=result.name,
+            is_error=result.is_error,
+        )
 
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens of one call or a sum. ``input_tokens`` is the whole prompt, cached
+    tokens included; ``cache_read_tokens``/``cache_write_tokens`` say how much of
+    it was read from or written to the provider's prompt cache."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -176,10 +188,19 @@ class ModelResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class Retrying:
+    """The call failed with a retryable error and will be tried again after ``delay_s``."""
+
+    message: str
+    attempt: int
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseDone:
     """Always the last event of a stream: the assembled assistant message."""
 
     response: ModelResponse
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ResponseDone
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Retrying | ResponseDone

@@ -96,9 +96,15 @@ class StreamAssembler:
         self._reasoning: list[str] = []
         self._calls: dict[int, _PendingCall] = {}
         self.usage = Usage()
+        self.usage_reported = False
         self.finish_reason: str | None = None
         self.model = ""
         self.provider_fields: dict[str, Any] = {}
+
+    @property
+    def is_empty(self) -> bool:
+        """True until any text, reasoning or tool call has arrived."""
+        return not (self._text or self._reasoning or self._calls)
 
     @property
     def has_output(self) -> bool:
@@ -166,6 +172,7 @@ class StreamAssembler:
 
     def set_usage(self, usage: Usage) -> None:
         self.usage = usage
+        self.usage_reported = True
 
     def finish(self, finish_reason: str | None = None) -> ModelResponse:
         text = "".join(self._text)
@@ -177,7 +184,9 @@ class StreamAssembler:
             reasoning="".join(self._reasoning) or None,
             provider_fields=dict(self.provider_fields),
         )
-        reason = normalize_finish_reason(finish_reason or self.finish_reason, has_tool_calls=bool(calls))
+        reason = normalize_finish_reason(
+            finish_reason or self.finish_reason, has_tool_calls=bool(calls)
+        )
         return ModelResponse(message, self.usage, reason, self.model)
 
     def done(self, finish_reason: str | None = None) -> ResponseDone:
@@ -201,4 +210,3 @@ async def aclose_iterator(iterator: AsyncIterator[StreamEvent]) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         await aclose()
-

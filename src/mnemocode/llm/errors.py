@@ -69,7 +69,9 @@ def server_message(body: object, fallback: str = "") -> str:
     return fallback
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def parse_retry_after(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
     """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` (seconds or HTTP date)."""
     if not headers:
         return None
@@ -107,7 +109,9 @@ def error_from_status(
     """The core error for an HTTP failure. ``code``/``kind`` are the body's code and type."""
     text = one_line(message or f"HTTP {status}")
     if status in (401, 403):
-        return ModelAuthError(f"authentication failed (HTTP {status}): {text}", model=model, status=status)
+        return ModelAuthError(
+            f"authentication failed (HTTP {status}): {text}", model=model, status=status
+        )
     if status == 404:
         return ModelNotFoundError(f"not found (HTTP 404): {text}", model=model, status=status)
     if status == 429:
@@ -118,7 +122,9 @@ def error_from_status(
             retry_after=parse_retry_after(headers),
         )
     if status == 413 or is_context_overflow(message, code, kind):
-        return ContextOverflowError(f"context window exceeded (HTTP {status}): {text}", model=model, status=status)
+        return ContextOverflowError(
+            f"context window exceeded (HTTP {status}): {text}", model=model, status=status
+        )
     if status >= 500:
         return ModelServerError(
             f"server error (HTTP {status}): {text}",
@@ -127,11 +133,17 @@ def error_from_status(
             retry_after=parse_retry_after(headers),
         )
     if 400 <= status < 500:
-        return ModelBadRequestError(f"request rejected (HTTP {status}): {text}", model=model, status=status)
-    return ModelServerError(f"unexpected response (HTTP {status}): {text}", model=model, status=status)
+        return ModelBadRequestError(
+            f"request rejected (HTTP {status}): {text}", model=model, status=status
+        )
+    return ModelServerError(
+        f"unexpected response (HTTP {status}): {text}", model=model, status=status
+    )
 
 
-def connection_error(model: str, what: str, exc: BaseException | None = None) -> ModelConnectionError:
+def connection_error(
+    model: str, what: str, exc: BaseException | None = None
+) -> ModelConnectionError:
     """A ``ModelConnectionError`` whose message names the underlying cause."""
     detail = ""
     if exc is not None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from mnemocode.core.errors import ModelError
 from mnemocode.core.protocols import ChatModel
-from mnemocode.core.types import ModelRequest, StreamEvent, TextDelta, ToolCallDelta
+from mnemocode.core.types import ModelRequest, Retrying, StreamEvent, TextDelta, ToolCallDelta
 from mnemocode.llm.base import aclose_iterator
 
 RetryCallback = Callable[[ModelError, int, float], None]
@@ -45,8 +45,8 @@ class RetryingModel:
         base_delay: float = 1.0,
         max_delay: float = 30.0,
         on_retry: RetryCallback | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_retry_after: float = 120.0,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -71,7 +71,8 @@ class RetryingModel:
         """Seconds to wait before retry ``attempt`` (0-based); None means do not retry."""
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= self.max_retry_after else None
-        return self._jitter() * min(self.max_delay, self.base_delay * 2**attempt)
+        ceiling: float = min(self.max_delay, self.base_delay * 2.0**attempt)
+        return self._jitter() * ceiling
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         attempt = 0
@@ -91,10 +92,12 @@ class RetryingModel:
                 if delay is None:
                     raise
                 attempt += 1
+                notice = Retrying(exc.one_line(), attempt, delay)
                 if self.on_retry is not None:
                     self.on_retry(exc, attempt, delay)
             finally:
                 await aclose_iterator(events)
+            yield notice
             await self._sleep(delay)
 
     async def aclose(self) -> None:

@@ -96,12 +96,17 @@ class GuardedToolset:
         spec = next((s for s in self.inner.specs() if s.name == call.name), None)
         verdict = self.policy.decide(call, spec, ctx)
         if verdict.action == "deny":
-            return _denied(call, f"Refused by the safety policy ({verdict.rule}): {verdict.reason}.")
+            return _denied(
+                call, f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
+            )
         if verdict.action == "ask" and _session_key(call) not in self.session_allowed:
             decision = await self._ask(call, ctx, verdict)
             if not decision.allowed:
                 why = f": {decision.reason}" if decision.reason else ""
-                return _denied(call, f"Denied by {decision.by}{why}. Do not retry the same call; adapt or ask the user.")
+                return _denied(
+                    call,
+                    f"Denied by {decision.by}{why}. Do not retry the same call; adapt or ask the user.",
+                )
             if decision.scope == "session":
                 self.session_allowed.add(_session_key(call))
         return await self.inner.call(call, ctx)
@@ -114,7 +119,9 @@ class GuardedToolset:
                 preview = previewer(call, ctx)
             except Exception as exc:  # a preview must never block the question
                 preview = f"(no preview: {exc})"
-        request = ApprovalRequest(call.name, call.arguments, summarize(call), verdict.reason, preview)
+        request = ApprovalRequest(
+            call.name, call.arguments, summarize(call), verdict.reason, preview
+        )
         return await self.approver.approve(request)
 
 

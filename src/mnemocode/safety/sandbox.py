@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnemocode.core.errors import ToolError
@@ -86,20 +86,18 @@ class LocalSandbox:
     async def run(
         self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
     ) -> CommandResult:
-        out = _Output(spec.max_output_bytes, on_output)
         log_path = _new_log_path(spec) if spec.background_after_s is not None else None
         proc, read_fd = self._spawn(spec, log_path)
-        started = time.monotonic()
+        run = _Running(spec, proc, read_fd, _Output(spec.max_output_bytes, on_output), log_path)
         try:
-            result = await self._supervise(spec, proc, read_fd, out, started, log_path)
+            return await self._supervise(run)
         except BaseException:
             # Cancelled, or on_output raised: leave nothing running behind us.
             await self._kill_group(proc)
-            os.close(read_fd)
             _discard(log_path)
             raise
-        os.close(read_fd)
-        return result
+        finally:
+            os.close(read_fd)
 
     # ---- background jobs -----------------------------------------------------------
 
@@ -128,7 +126,9 @@ class LocalSandbox:
 
     # ---- internals -----------------------------------------------------------------
 
-    def _spawn(self, spec: CommandSpec, log_path: Path | None) -> tuple[subprocess.Popen[bytes], int]:
+    def _spawn(
+        self, spec: CommandSpec, log_path: Path | None
+    ) -> tuple[subprocess.Popen[bytes], int]:
         if log_path is not None:
             write_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             read_fd = os.open(log_path, os.O_RDONLY)
@@ -150,42 +150,38 @@ class LocalSandbox:
         except OSError as exc:
             os.close(read_fd)
             _discard(log_path)
-            raise ToolError(f"could not start command in {spec.cwd}: {exc.strerror or exc}") from exc
+            raise ToolError(
+                f"could not start command in {spec.cwd}: {exc.strerror or exc}"
+            ) from exc
         finally:
             os.close(write_fd)
         return proc, read_fd
 
-    async def _supervise(
-        self,
-        spec: CommandSpec,
-        proc: subprocess.Popen[bytes],
-        read_fd: int,
-        out: _Output,
-        started: float,
-        log_path: Path | None,
-    ) -> CommandResult:
+    async def _supervise(self, run: _Running) -> CommandResult:
+        spec, proc, out = run.spec, run.proc, run.out
         # Backgrounding only makes sense when it comes before the timeout.
         background_at = spec.background_after_s
         if background_at is not None and background_at >= spec.timeout_s:
             background_at = None
         delay = _POLL_MIN_S
         while proc.poll() is None:
-            got_data = out.feed(_read_available(read_fd)[0])
-            elapsed = time.monotonic() - started
+            got_data = out.feed(_read_available(run.read_fd)[0])
+            elapsed = time.monotonic() - run.started
             if background_at is not None and elapsed >= background_at:
-                return self._to_background(spec, proc, read_fd, out, log_path)
+                return self._to_background(run)
             if elapsed >= spec.timeout_s:
                 await self._kill_group(proc)
-                await self._drain(read_fd, out, is_pipe=log_path is None)
-                _discard(log_path)
+                await self._drain(run)
+                _discard(run.log_path)
                 text, truncated = out.result()
                 return CommandResult(
                     proc.returncode, text, timed_out=True, output_truncated=truncated, pid=proc.pid
                 )
             delay = _POLL_MIN_S if got_data else min(delay * 2, _POLL_MAX_S)
             await asyncio.sleep(delay)
-        await self._drain(read_fd, out, is_pipe=log_path is None)
+        await self._drain(run)
         text, truncated = out.result()
+        log_path = run.log_path
         # Keep the log only when it holds output we had to cut.
         if log_path is not None and not truncated:
             _discard(log_path)
@@ -194,40 +190,34 @@ class LocalSandbox:
             proc.returncode, text, output_truncated=truncated, log_path=log_path, pid=proc.pid
         )
 
-    def _to_background(
-        self,
-        spec: CommandSpec,
-        proc: subprocess.Popen[bytes],
-        read_fd: int,
-        out: _Output,
-        log_path: Path | None,
-    ) -> CommandResult:
-        assert log_path is not None  # background mode always writes to a log
-        out.feed(_read_available(read_fd)[0])
+    def _to_background(self, run: _Running) -> CommandResult:
+        assert run.log_path is not None  # background mode always writes to a log
+        run.out.feed(_read_available(run.read_fd)[0])
         self._reap()
-        self._jobs[proc.pid] = BackgroundJob(proc.pid, spec.command, log_path, proc)
-        text, truncated = out.result()
+        pid = run.proc.pid
+        self._jobs[pid] = BackgroundJob(pid, run.spec.command, run.log_path, run.proc)
+        text, truncated = run.out.result()
         return CommandResult(
             None,
             text,
             backgrounded=True,
-            log_path=log_path,
-            pid=proc.pid,
+            log_path=run.log_path,
+            pid=pid,
             output_truncated=truncated,
         )
 
-    async def _drain(self, read_fd: int, out: _Output, *, is_pipe: bool) -> None:
+    async def _drain(self, run: _Running) -> None:
         """Read what is left. A pipe may still be held open by grandchildren: give
         them a moment, then stop listening (they get SIGPIPE if they write again)."""
         deadline = time.monotonic() + _DRAIN_AFTER_EXIT_S
         while True:
-            data, eof = _read_available(read_fd)
-            out.feed(data)
-            if eof or not is_pipe or time.monotonic() >= deadline:
+            data, eof = _read_available(run.read_fd)
+            run.out.feed(data)
+            if eof or run.log_path is not None or time.monotonic() >= deadline:
                 break
             if not data:
                 await asyncio.sleep(_POLL_MIN_S)
-        out.flush()
+        run.out.flush()
 
     async def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the process group, SIGKILL it after the grace period, reap the leader.
@@ -237,7 +227,9 @@ class LocalSandbox:
         try:
             _signal_group(pgid, signal.SIGTERM)
             deadline = time.monotonic() + self.kill_grace_s
-            while time.monotonic() < deadline and (proc.poll() is None or _group_alive(pgid)):
+            while time.monotonic() < deadline:
+                if proc.poll() is not None and not _group_alive(pgid):
+                    break
                 await asyncio.sleep(0.02)
         finally:
             if proc.poll() is None or _group_alive(pgid):
@@ -245,6 +237,16 @@ class LocalSandbox:
             # The leader dies at once after SIGKILL; this reaps it.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1.0)
+
+
+@dataclass(slots=True)
+class _Running:
+    spec: CommandSpec
+    proc: subprocess.Popen[bytes]
+    read_fd: int
+    out: _Output
+    log_path: Path | None
+    started: float = field(default_factory=time.monotonic)
 
 
 class _Output:

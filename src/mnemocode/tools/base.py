@@ -42,7 +42,9 @@ class Tool:
                 f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
                 for err in exc.errors()
             )
-            return ToolResult.of_text(call, f"Invalid arguments for {self.name}: {problems}", is_error=True)
+            return ToolResult.of_text(
+                call, f"Invalid arguments for {self.name}: {problems}", is_error=True
+            )
         kwargs = {name: getattr(args, name) for name in type(args).model_fields}
         if self.context_param:
             kwargs[self.context_param] = ctx
@@ -86,9 +88,7 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-def tool(
-    *, name: str | None = None, read_only: bool = False
-) -> Callable[[ToolFunction], Tool]:
+def tool(*, name: str | None = None, read_only: bool = False) -> Callable[[ToolFunction], Tool]:
     """Turn an async function into a ``Tool``."""
 
     def decorate(function: ToolFunction) -> Tool:

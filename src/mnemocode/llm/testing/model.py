@@ -22,7 +22,9 @@ def rough_usage(request_chars: int, turn: Turn) -> Usage:
 def _request_chars(request: ModelRequest) -> int:
     total = sum(len(block.text) for block in request.system)
     for message in request.messages:
-        total += len(message.text) + sum(len(c.raw_arguments or str(c.arguments)) for c in message.tool_calls)
+        total += len(message.text) + sum(
+            len(c.raw_arguments or str(c.arguments)) for c in message.tool_calls
+        )
     return total
 
 

@@ -126,7 +126,9 @@ class Turn:
         if unknown:
             raise ValueError(f"unknown turn keys: {', '.join(sorted(unknown))}")
         calls = tuple(
-            ScriptedCall(c["name"], dict(c.get("arguments", {})), c.get("id"), c.get("raw_arguments"))
+            ScriptedCall(
+                c["name"], dict(c.get("arguments", {})), c.get("id"), c.get("raw_arguments")
+            )
             for c in data.get("tool_calls", [])
         )
         raw_error = data.get("error")
@@ -176,7 +178,11 @@ def calls(*items: ScriptedCall, text: str = "") -> Turn:
 
 
 def error(
-    exc: ModelError | int, message: str = "", *, retry_after: float | None = None, after: int | None = None
+    exc: ModelError | int,
+    message: str = "",
+    *,
+    retry_after: float | None = None,
+    after: int | None = None,
 ) -> Turn:
     """A failing turn: a ``ModelError`` or an HTTP status (0 drops the connection).
 
@@ -212,6 +218,10 @@ class TurnSource:
         self._owner = owner
         self._served = 0
         self._next_call = 0
+
+    @property
+    def served(self) -> int:
+        return self._served
 
     @property
     def remaining(self) -> int | None:

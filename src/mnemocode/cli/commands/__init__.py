@@ -1,0 +1,88 @@
+"""Slash commands of the REPL: a tiny registry, one module per group.
+
+A command is a name, a one-line summary and an async handler
+``(ctx, arg) -> None``; ``arg`` is the text after the name, stripped.
+Each group module exposes ``COMMANDS``; ``default_commands`` collects them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from mnemocode.app import App
+from mnemocode.cli.render import Renderer
+
+Handler = Callable[["ReplContext", str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SlashCommand:
+    name: str  # without the slash
+    summary: str
+    handler: Handler
+    usage: str = ""  # e.g. "[alias]"
+
+
+@dataclass(slots=True)
+class ReplContext:
+    """What a command may use. ``exit_requested`` ends the REPL after the command."""
+
+    app: App
+    console: Console
+    renderer: Renderer
+    commands: CommandRegistry
+    exit_requested: bool = False
+    # Output of ``!cmd`` runs not yet seen by the model; sent with the next prompt.
+    shell_notes: list[str] = field(default_factory=list)
+    # Where a working ``/model`` switch is remembered; None: not saved.
+    config_path: Path | None = None
+
+
+class CommandRegistry:
+    def __init__(self, commands: list[SlashCommand] | None = None) -> None:
+        self._commands: dict[str, SlashCommand] = {}
+        for command in commands or []:
+            self.add(command)
+
+    def add(self, command: SlashCommand) -> None:
+        if command.name in self._commands:
+            raise ValueError(f"slash command /{command.name} is defined twice")
+        self._commands[command.name] = command
+
+    def get(self, name: str) -> SlashCommand | None:
+        return self._commands.get(name)
+
+    def all(self) -> list[SlashCommand]:
+        return list(self._commands.values())
+
+    def summaries(self) -> dict[str, str]:
+        return {c.name: c.summary for c in self._commands.values()}
+
+    def suggest(self, name: str) -> str | None:
+        close = difflib.get_close_matches(name, list(self._commands), n=1, cutoff=0.5)
+        return close[0] if close else None
+
+    async def dispatch(self, ctx: ReplContext, line: str) -> None:
+        """Run ``/name arg``; an unknown name gets a suggestion."""
+        name, _, arg = line.strip().removeprefix("/").partition(" ")
+        command = self._commands.get(name)
+        if command is None:
+            hint = self.suggest(name)
+            also = f" — did you mean /{hint}?" if hint else ""
+            ctx.console.print(f"[yellow]unknown command /{name}{also}[/] (/help lists them)")
+            return
+        await command.handler(ctx, arg.strip())
+
+
+def default_commands() -> CommandRegistry:
+    from mnemocode.cli.commands import btw, general, model, tools
+
+    return CommandRegistry([*general.COMMANDS, *model.COMMANDS, *tools.COMMANDS, *btw.COMMANDS])
+
+
+__all__ = ["CommandRegistry", "Handler", "ReplContext", "SlashCommand", "default_commands"]

@@ -1,0 +1,27 @@
+"""/tools: the tools the model can call."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from mnemocode.cli.commands import ReplContext, SlashCommand
+from mnemocode.cli.render import one_line
+
+
+async def tools_command(ctx: ReplContext, arg: str) -> None:
+    specs = sorted(ctx.app.tool_specs(), key=lambda s: s.name)
+    if not specs:
+        ctx.console.print(Text("no tools", style="dim"))
+        return
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    for spec in specs:
+        first = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
+        mark = Text("read-only", style="green") if spec.read_only else Text("asks", style="yellow")
+        table.add_row(Text(spec.name, style="bold"), mark, one_line(first, 90))
+    ctx.console.print(table)
+    mode = ctx.app.settings.safety.mode
+    ctx.console.print(Text(f"mode {mode}: read-only tools run without asking", style="dim"))
+
+
+COMMANDS = [SlashCommand("tools", "list the tools the model can use", tools_command)]

@@ -1,0 +1,381 @@
+"""Rendering agent events on a rich console.
+
+``Renderer`` is the ``emit`` callback of a turn. On a terminal one ``Live``
+region per turn shows what is in flight (the answer streaming as Markdown, a
+spinner, the last lines of a running command) while finished things are printed
+above it for good: the final Markdown of each model call, one compact line per
+tool call with its result summary, coloured diffs, errors and notices. On a
+non-terminal console (pipes, tests) there is no live region, only the final
+output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.spinner import Spinner
+from rich.syntax import Syntax
+from rich.text import Text
+
+from mnemocode.core.events import (
+    AgentEvent,
+    ErrorEvent,
+    ModelCallFinished,
+    Notice,
+    ReasoningDeltaEvent,
+    TextDeltaEvent,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolOutputDelta,
+    TurnFinished,
+    TurnStarted,
+)
+from mnemocode.core.types import ToolCall, ToolResult, Usage
+
+TAIL_LINES = 5
+MAX_DIFF_LINES = 80
+_MAIN_ARGUMENT = {
+    "shell_exec": "command",
+    "file_read": "path",
+    "file_write": "path",
+    "file_edit": "path",
+    "glob": "pattern",
+    "grep": "pattern",
+    "web_fetch": "url",
+    "web_search": "query",
+    "memory_search": "query",
+}
+_EXIT = re.compile(r"\bexit(?:\s+code)?\s*[:=]?\s*(-?\d+)", re.IGNORECASE)
+_DIFF_START = re.compile(r"^(--- |\+\+\+ |@@ )", re.MULTILINE)
+
+
+# ---- small pure helpers (also used by the approver and commands) ------------------
+
+
+def one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def call_summary(call: ToolCall) -> str:
+    """The argument that says what a call does (command, path, pattern...)."""
+    key = _MAIN_ARGUMENT.get(call.name)
+    value = call.arguments.get(key) if key else None
+    if isinstance(value, str):
+        return one_line(value)
+    return one_line(json.dumps(call.arguments, ensure_ascii=False, default=str))
+
+
+def extract_diff(text: str) -> str | None:
+    """The unified diff inside a tool result or preview, if there is one."""
+    match = _DIFF_START.search(text)
+    if match is None or "\n@@" not in "\n" + text[match.start() :]:
+        return None
+    return text[match.start() :].rstrip("\n")
+
+
+def diff_stats(diff: str) -> tuple[int, int]:
+    added = removed = 0
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return added, removed
+
+
+def diff_renderable(diff: str, max_lines: int = MAX_DIFF_LINES) -> RenderableType:
+    lines = diff.splitlines()
+    shown = "\n".join(lines[:max_lines])
+    syntax = Syntax(shown, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+    if len(lines) <= max_lines:
+        return syntax
+    return Group(syntax, Text(f"… {len(lines) - max_lines} more diff lines", style="dim"))
+
+
+def _count_lines(text: str) -> int:
+    return len(text.splitlines())
+
+
+def result_summary(call: ToolCall, result: ToolResult) -> str:
+    """One short line about a tool result, e.g. ``exit 1 · 42 lines``."""
+    text = result.text.strip()
+    if result.is_error:
+        return one_line(text.splitlines()[0] if text else "failed", 120)
+    diff = extract_diff(text)
+    if call.name in {"file_write", "file_edit"}:
+        path = call.arguments.get("path", "?")
+        verb = "edited" if call.name == "file_edit" else "wrote"
+        if diff is not None:
+            added, removed = diff_stats(diff)
+            return f"{verb} {path} (+{added} -{removed})"
+        return one_line(text.splitlines()[0], 120) if text else f"{verb} {path}"
+    if call.name == "shell_exec":
+        lines = _count_lines(text)
+        found = _EXIT.findall(text)
+        exit_part = f"exit {found[-1]} · " if found else ""
+        return f"{exit_part}{lines} line{'s' if lines != 1 else ''}"
+    if not text:
+        return "no output"
+    lines = _count_lines(text)
+    if lines == 1:
+        return one_line(text, 100)
+    return f"{lines} lines"
+
+
+def format_tokens(count: int) -> str:
+    if count < 1000:
+        return str(count)
+    if count < 100_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count // 1000}k"
+
+
+def format_cost(cost: float | None) -> str:
+    if cost is None:
+        return "—"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def usage_line(usage: Usage, cost: float | None) -> str:
+    return (
+        f"{format_tokens(usage.input_tokens)} in · {format_tokens(usage.output_tokens)} out"
+        f" · {format_cost(cost)}"
+    )
+
+
+# ---- the live region ----------------------------------------------------------------
+
+
+class _Tail:
+    """Renders only the last ``max_lines`` lines of a renderable (long answers)."""
+
+    def __init__(self, renderable: RenderableType, max_lines: int) -> None:
+        self.renderable, self.max_lines = renderable, max_lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options, pad=False)
+        for line in lines[-self.max_lines :]:
+            yield from line
+            yield Segment.line()
+
+
+@dataclass(slots=True)
+class _Running:
+    call: ToolCall
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    partial: str = ""
+
+    def feed(self, text: str) -> None:
+        pieces = (self.partial + text).split("\n")
+        self.partial = pieces.pop()
+        self.tail.extend(p for p in pieces if p.strip())
+
+
+class Renderer:
+    """``emit`` for a turn: call it with every ``AgentEvent``."""
+
+    def __init__(self, console: Console, *, refresh_per_second: float = 8.0) -> None:
+        self.console = console
+        self.live_enabled = console.is_terminal and not console.is_dumb_terminal
+        self._refresh = refresh_per_second
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._text: list[str] = []
+        self._thinking = ""
+        self._running: dict[str, _Running] = {}
+        self._label = "thinking…"
+        self._waiting = False
+        self._turn_started = 0.0
+        self.in_turn = False
+
+    # ---- dispatch ---------------------------------------------------------------
+
+    def __call__(self, event: AgentEvent) -> None:
+        if isinstance(event, TurnStarted):
+            self.begin()
+        elif isinstance(event, TextDeltaEvent):
+            with self._lock:
+                self._text.append(event.text)
+                self._waiting = False
+        elif isinstance(event, ReasoningDeltaEvent):
+            with self._lock:
+                self._thinking = (self._thinking + event.text)[-200:]
+        elif isinstance(event, ModelCallFinished):
+            self._flush_text()
+        elif isinstance(event, ToolCallStarted):
+            self._flush_text()
+            with self._lock:
+                self._running[event.call.id] = _Running(event.call)
+                self._label = f"running {event.call.name}…"
+                self._waiting = True
+        elif isinstance(event, ToolOutputDelta):
+            with self._lock:
+                running = self._running.get(event.call_id)
+                if running is not None:
+                    running.feed(event.text)
+        elif isinstance(event, ToolCallFinished):
+            with self._lock:
+                self._running.pop(event.call.id, None)
+                if not self._running:
+                    self._label, self._waiting = "thinking…", True
+            self.print_tool(event.call, event.result, event.duration_s)
+        elif isinstance(event, Notice):
+            self._flush_text()
+            style = "yellow" if event.level == "warning" else "dim"
+            self.console.print(Text(event.message, style=style))
+        elif isinstance(event, ErrorEvent):
+            self._flush_text()
+            self.console.print(Text(f"✗ {one_line(event.message, 300)}", style="bold red"))
+        elif isinstance(event, TurnFinished):
+            self._finish_turn(event)
+
+    # ---- turn lifecycle ----------------------------------------------------------
+
+    def begin(self) -> None:
+        """A turn (or a ``!cmd``) starts: clear the state, show the spinner."""
+        with self._lock:
+            self._text.clear()
+            self._running.clear()
+            self._thinking = ""
+            self._label, self._waiting = "thinking…", True
+        self._turn_started = time.monotonic()
+        self.in_turn = True
+        self._start_live()
+
+    def begin_tool(self, call: ToolCall) -> None:
+        """A tool call outside a turn (``!cmd``): its live output tail."""
+        self.begin()
+        self(ToolCallStarted(call))
+
+    def _finish_turn(self, event: TurnFinished) -> None:
+        text = self._take_text()
+        if text:
+            self._print_markdown(text)
+        elif event.stop_reason not in {"end_turn", "error"} and event.text:
+            self.console.print(Text(event.text, style="yellow"))
+        self.end_turn()
+        elapsed = time.monotonic() - self._turn_started
+        line = f"{usage_line(event.usage, event.cost_usd)} · {elapsed:.1f}s"
+        self.console.print(Text(line, style="dim"))
+
+    def end_turn(self) -> None:
+        """Stop every live display; safe to call twice (after a cancel, too)."""
+        self._flush_text()
+        self.in_turn = False
+        with self._lock:
+            self._running.clear()
+        self._stop_live()
+
+    @contextmanager
+    def suspend(self) -> Iterator[None]:
+        """Take the live region off the screen (to ask the user something)."""
+        self._flush_text()
+        self._stop_live()
+        try:
+            yield
+        finally:
+            if self.in_turn:
+                self._start_live()
+
+    @contextmanager
+    def status(self, label: str) -> Iterator[None]:
+        """A spinner while something outside a turn runs (/btw, /model)."""
+        if not self.live_enabled:
+            yield
+            return
+        with self.console.status(label, spinner="dots"):
+            yield
+
+    # ---- output ------------------------------------------------------------------
+
+    def print_tool(self, call: ToolCall, result: ToolResult, duration_s: float = 0.0) -> None:
+        head = Text("● ", style="red" if result.is_error else "green")
+        head.append(call.name, style="bold")
+        head.append("  " + call_summary(call))
+        self.console.print(head)
+        tail = Text("  ⎿ ", style="dim")
+        tail.append(result_summary(call, result), style="red" if result.is_error else "dim")
+        if duration_s >= 1:
+            tail.append(f" · {duration_s:.1f}s", style="dim")
+        self.console.print(tail)
+        diff = None if result.is_error else extract_diff(result.text)
+        if diff is not None:
+            self.console.print(diff_renderable(diff))
+
+    def print_command_output(
+        self, call: ToolCall, result: ToolResult, max_lines: int = 200
+    ) -> None:
+        """A ``!cmd`` the user ran: the compact lines, then the output itself."""
+        self.print_tool(call, result)
+        lines = result.text.rstrip("\n").splitlines()
+        if len(lines) > max_lines:
+            lines = [f"… {len(lines) - max_lines} lines above not shown", *lines[-max_lines:]]
+        if lines:
+            self.console.print(Text("\n".join(lines)), highlight=False)
+
+    def _print_markdown(self, text: str) -> None:
+        self.console.print(Markdown(text))
+
+    def _take_text(self) -> str:
+        with self._lock:
+            text = "".join(self._text)
+            self._text.clear()
+            self._thinking = ""
+        return text
+
+    def _flush_text(self) -> None:
+        text = self._take_text()
+        if text.strip():
+            self._print_markdown(text)
+
+    # ---- the live region ---------------------------------------------------------
+
+    def _start_live(self) -> None:
+        if not self.live_enabled or self._live is not None:
+            return
+        self._live = Live(
+            console=self.console,
+            get_renderable=self._view,
+            refresh_per_second=self._refresh,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start()
+
+    def _stop_live(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()
+
+    def _view(self) -> RenderableType:
+        with self._lock:
+            text = "".join(self._text)
+            running = [(r.call, list(r.tail)) for r in self._running.values()]
+            label, waiting, thinking = self._label, self._waiting, self._thinking
+        height = max(5, self.console.size.height - 4)
+        parts: list[RenderableType] = []
+        if text:
+            parts.append(_Tail(Markdown(text), height))
+        for call, tail in running:
+            line = Text("● ", style="yellow")
+            line.append(call.name, style="bold")
+            line.append("  " + call_summary(call))
+            parts.append(line)
+            parts.extend(Text("    " + one_line(t, 160), style="dim") for t in tail)
+        if waiting or not text:
+            extra = f"  {one_line(thinking[-80:], 80)}" if thinking else ""
+            parts.append(Spinner("dots", Text(label + extra, style="dim")))
+        return Group(*parts)

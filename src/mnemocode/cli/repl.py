@@ -1,0 +1,372 @@
+"""The interactive REPL: ``mnemo`` with no arguments.
+
+Reads a line (prompt_toolkit: persistent history, multi-line, completion), then
+runs it: ``/command`` through the command registry, ``!cmd`` through the safety
+guard like a model's shell call, anything else as a turn of the agent with its
+``@path`` attachments. Each turn runs as a task; Ctrl-C or Esc cancels it (the
+agent closes dangling tool calls, the sandbox kills the command's process group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
+from prompt_toolkit.key_binding import KeyBindings, KeyPress, KeyPressEvent
+from prompt_toolkit.keys import Keys
+from prompt_toolkit.output import Output
+from rich.console import Console
+from rich.text import Text
+
+from mnemocode.app import App
+from mnemocode.cli.approver import TerminalApprover
+from mnemocode.cli.attachments import build_message, collect_attachments
+from mnemocode.cli.commands import ReplContext, default_commands
+from mnemocode.cli.completion import ReplCompleter
+from mnemocode.cli.render import Renderer, format_cost, format_tokens
+from mnemocode.core.types import Message, TextPart, ToolCall, ToolResult
+
+T = TypeVar("T")
+
+SHELL_NOTE_HEAD = 2_000
+SHELL_NOTE_TAIL = 6_000
+ESC_TIMEOUT_S = 0.1
+CANCEL_KEYS = {Keys.Escape, Keys.ControlC}
+
+
+# ---- cancelling what runs ------------------------------------------------------------
+
+
+class TurnControl:
+    """Runs one task at a time; Ctrl-C (SIGINT or the raw key) or Esc cancels it.
+
+    While the task runs the terminal is in raw mode and its keys are watched: the
+    cancel keys act at once, anything else typed is kept as type-ahead for the
+    next prompt. ``paused`` hands the terminal back (the approver asks a question).
+    """
+
+    def __init__(self, input: Input) -> None:
+        self.input = input
+        self._task: asyncio.Future[Any] | None = None
+        self._stack: ExitStack | None = None
+        self._flush: asyncio.TimerHandle | None = None
+        self._sigint = False
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
+        """``(result, cancelled)``. Errors of the task propagate."""
+        task = asyncio.ensure_future(coro)
+        self._task = task
+        self._watch()
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        finally:
+            self._unwatch()
+            self._task = None
+        if task.cancelled():
+            return None, True
+        return task.result(), False
+
+    def interrupt(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The terminal back in normal hands; type-ahead kept for the next prompt."""
+        running = self._stack is not None
+        self._unwatch()
+        saved = get_typeahead(self.input)
+        try:
+            yield
+        finally:
+            store_typeahead(self.input, saved + get_typeahead(self.input))
+            if running and self._task is not None:
+                self._watch()
+
+    # ---- watching ------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        self._add_sigint()
+        stack = ExitStack()
+        try:
+            stack.enter_context(self.input.raw_mode())
+            stack.enter_context(self.input.attach(self._on_ready))
+        except (OSError, EOFError, NotImplementedError):
+            stack.close()
+            return
+        self._stack = stack
+        self._handle(get_typeahead(self.input))
+
+    def _unwatch(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+        self._remove_sigint()
+
+    def _on_ready(self) -> None:
+        self._handle(self.input.read_keys())
+        if self._flush is not None:
+            self._flush.cancel()
+        loop = asyncio.get_running_loop()
+        self._flush = loop.call_later(ESC_TIMEOUT_S, self._flush_keys)
+
+    def _flush_keys(self) -> None:
+        self._flush = None
+        if self._stack is not None:
+            self._handle(self.input.flush_keys())
+
+    def _handle(self, keys: list[KeyPress]) -> None:
+        kept = [k for k in keys if k.key not in CANCEL_KEYS]
+        if len(kept) < len(keys):
+            self.interrupt()
+        if kept:
+            store_typeahead(self.input, kept)
+
+    def _add_sigint(self) -> None:
+        if self._sigint or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.interrupt)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return
+        self._sigint = True
+
+    def _remove_sigint(self) -> None:
+        if self._sigint:
+            self._sigint = False
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+
+
+# ---- the prompt ----------------------------------------------------------------------
+
+
+def _key_bindings() -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("enter")
+    def _submit(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is not None and state.current_completion is not None:
+            buffer.apply_completion(state.current_completion)
+            return
+        if buffer.document.is_cursor_at_the_end and buffer.text.endswith("\\"):
+            buffer.delete_before_cursor(1)
+            buffer.insert_text("\n")
+            return
+        buffer.validate_and_handle()
+
+    @kb.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @kb.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        if event.current_buffer.text:
+            event.current_buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    return kb
+
+
+def make_session(
+    app: App, ctx: ReplContext, input: Input | None, output: Output | None
+) -> PromptSession[str]:
+    app.home.mkdir(parents=True, exist_ok=True)
+    completer = ReplCompleter(ctx.commands.summaries, lambda: list(app.settings.models), app.cwd)
+
+    def toolbar() -> FormattedText:
+        usage = app.agent.totals.usage
+        text = (
+            f" {app.model_alias} · {format_tokens(usage.input_tokens)} in"
+            f" · {format_tokens(usage.output_tokens)} out"
+            f" · {format_cost(app.agent.totals.cost_usd)} · mode {app.settings.safety.mode} "
+        )
+        return FormattedText([("class:bottom-toolbar", text)])
+
+    return PromptSession(
+        history=FileHistory(str(app.home / "history")),
+        multiline=True,
+        key_bindings=_key_bindings(),
+        completer=completer,
+        complete_while_typing=True,
+        bottom_toolbar=toolbar,
+        prompt_continuation="  ",
+        enable_open_in_editor=True,
+        input=input,
+        output=output,
+    )
+
+
+# ---- the loop ------------------------------------------------------------------------
+
+
+class Repl:
+    def __init__(
+        self, app: App, console: Console, input: Input | None, output: Output | None
+    ) -> None:
+        self.app = app
+        self.console = console
+        self.renderer = Renderer(console)
+        self.ctx = ReplContext(
+            app, console, self.renderer, default_commands(), config_path=app.home / "config.toml"
+        )
+        self.session = make_session(app, self.ctx, input, output)
+        self.control = TurnControl(self.session.app.input)
+        self._shell_runs = 0
+        app.agent.tool_context.emit = self.renderer
+        approver = app.guard.approver
+        if isinstance(approver, TerminalApprover):
+            approver.bind(
+                console=console,
+                input=self.session.app.input,
+                output=self.session.app.output,
+                pause=self._pause,
+                interrupt=self.control.interrupt,
+            )
+
+    @contextmanager
+    def _pause(self) -> Iterator[None]:
+        with self.renderer.suspend(), self.control.paused():
+            yield
+
+    async def run(self) -> int:
+        self._banner()
+        armed = False
+        while not self.ctx.exit_requested:
+            try:
+                line = await self.session.prompt_async([("class:prompt", "› ")])
+            except KeyboardInterrupt:
+                if armed:
+                    break
+                armed = True
+                self.console.print(Text("(Ctrl-C again or Ctrl-D to exit)", style="dim"))
+                continue
+            except EOFError:
+                break
+            armed = False
+            await self.handle(line)
+        return 0
+
+    async def handle(self, line: str) -> None:
+        text = line.strip()
+        if not text:
+            return
+        try:
+            if text.startswith("/"):
+                await self._command(text)
+            elif text.startswith("!"):
+                await self.run_shell(text[1:].strip())
+            else:
+                await self.run_prompt(line.strip("\n"))
+        except Exception as exc:  # a bug in one turn must not end the session
+            self.renderer.end_turn()
+            why = f"✗ internal error: {type(exc).__name__}: {exc}"
+            self.console.print(Text(why, style="bold red"))
+
+    async def _command(self, text: str) -> None:
+        _result, cancelled = await self.control.run(self.ctx.commands.dispatch(self.ctx, text))
+        if cancelled:
+            self.console.print(Text("Interrupted.", style="dim"))
+
+    async def run_prompt(self, text: str) -> None:
+        message = self.prepare_message(text)
+        _result, cancelled = await self.control.run(self.app.agent.run_turn(message, self.renderer))
+        if cancelled:
+            self.renderer.end_turn()
+
+    def prepare_message(self, text: str) -> Message:
+        """Attachments resolved, and ``!cmd`` results not yet seen prepended."""
+        app = self.app
+        attachments = collect_attachments(
+            text,
+            app.cwd,
+            vision=app.agent.tool_context.vision,
+            max_chars=app.settings.tools.attach_max_chars,
+        )
+        for item in attachments:
+            style = "yellow" if item.kind in {"missing", "binary", "skipped"} else "dim"
+            self.console.print(Text(f"@ {item.note}", style=style))
+        message = build_message(text, attachments)
+        if self.ctx.shell_notes:
+            notes = "\n\n".join(self.ctx.shell_notes)
+            self.ctx.shell_notes.clear()
+            first = message.content[0]
+            if isinstance(first, TextPart):
+                message.content[0] = TextPart(f"{notes}\n\n{first.text}")
+        return message
+
+    async def run_shell(self, command: str) -> None:
+        if not command:
+            self.console.print(Text("usage: !<shell command>", style="yellow"))
+            return
+        self._shell_runs += 1
+        call = ToolCall(f"user_shell_{self._shell_runs}", "shell_exec", {"command": command})
+        ctx = dataclasses.replace(self.app.agent.tool_context, current_call_id=call.id)
+        self.renderer.begin_tool(call)
+        try:
+            result, cancelled = await self.control.run(self.app.guard.call(call, ctx))
+        finally:
+            self.renderer.end_turn()
+        if cancelled or result is None:
+            self.console.print(Text("Interrupted.", style="dim"))
+            return
+        self.renderer.print_command_output(call, result)
+        self.ctx.shell_notes.append(shell_note(command, result))
+
+    def _banner(self) -> None:
+        app = self.app
+        config = app.model_config
+        head = Text("mnemo", style="bold")
+        head.append(
+            f" · {app.model_alias} ({config.model}) · mode {app.settings.safety.mode} · {app.cwd}",
+            style="dim",
+        )
+        self.console.print(head)
+        hint = "/help for commands · @path attaches · !cmd runs · Ctrl-D exits"
+        self.console.print(Text(hint, style="dim"))
+
+
+def shell_note(command: str, result: ToolResult) -> str:
+    """What the model is told about a ``!cmd`` the user ran (capped, tail kept)."""
+    output = result.text.rstrip("\n")
+    if len(output) > SHELL_NOTE_HEAD + SHELL_NOTE_TAIL:
+        omitted = len(output) - SHELL_NOTE_HEAD - SHELL_NOTE_TAIL
+        output = (
+            f"{output[:SHELL_NOTE_HEAD]}\n[... {omitted} characters omitted ...]\n"
+            f"{output[-SHELL_NOTE_TAIL:]}"
+        )
+    return f"I ran `{command}` myself; output:\n```\n{output}\n```"
+
+
+async def run_repl(
+    app: App,
+    *,
+    console: Console | None = None,
+    input: Input | None = None,
+    output: Output | None = None,
+) -> int:
+    """Run the REPL until /quit, Ctrl-D or a second Ctrl-C; returns the exit code."""
+    return await Repl(app, console or Console(), input, output).run()
+
+
+def start_repl(app: App) -> int:
+    return asyncio.run(run_repl(app))
