@@ -51,7 +51,9 @@ def run() -> str:
     for name, (package, command) in OTHERS.items():
         env = ensure_env(name, package)
         if env is None:
-            rows.append((f"{command} --help (install of {package} failed)", float("nan"), float("nan"), -1))
+            rows.append(
+                (f"{command} --help (install of {package} failed)", float("nan"), float("nan"), -1)
+            )
             continue
         rows.append((f"{command} --help", *time_command([str(env / "bin" / command), "--help"])))
     lines = [

@@ -16,7 +16,9 @@ EVAL_DATA = REPO.parent / "shared" / "eval-data"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own MNEMO_HOME; no test reads the developer's config."""
     home = tmp_path_factory.mktemp("mnemo-home")
     monkeypatch.setenv("MNEMO_HOME", str(home))

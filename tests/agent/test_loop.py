@@ -14,7 +14,7 @@ from mnemocode.config.settings import AgentConfig
 from mnemocode.core.events import AgentEvent, Notice, ToolCallFinished
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import Message
-from mnemocode.llm.testing import ScriptedModel, ScriptedCall, Turn, call, calls, text, tool_call
+from mnemocode.llm.testing import ScriptedCall, ScriptedModel, Turn, call, calls, text, tool_call
 from mnemocode.safety.approvers import StaticApprover
 from mnemocode.safety.guard import GuardedToolset, Policy
 from mnemocode.safety.sandbox import LocalSandbox
@@ -32,7 +32,9 @@ def make_agent(
 ) -> tuple[Agent, ScriptedModel, list[AgentEvent]]:
     model = ScriptedModel(script)
     ctx = ToolContext(cwd=tmp_path, sandbox=LocalSandbox(), log_dir=tmp_path / "logs")
-    toolset = GuardedToolset(FunctionToolset(tools), approver or StaticApprover(True), Policy("ask"))  # type: ignore[arg-type]
+    toolset = GuardedToolset(
+        FunctionToolset(tools), approver or StaticApprover(True), Policy("ask")
+    )  # type: ignore[arg-type]
     agent = Agent(
         slot=ModelSlot(model, context_window),
         toolset=toolset,
@@ -76,7 +78,10 @@ async def record(label: str) -> str:
 async def test_read_only_calls_run_concurrently(tmp_path: Path) -> None:
     BARRIER.clear()
     BARRIER.update(a=asyncio.Event(), b=asyncio.Event())
-    script = [calls(call("wait_for_peer", name="a"), call("wait_for_peer", name="b")), text("both done")]
+    script = [
+        calls(call("wait_for_peer", name="a"), call("wait_for_peer", name="b")),
+        text("both done"),
+    ]
     agent, _, events = make_agent(tmp_path, script, [wait_for_peer])
     finished = await agent.run_turn("go", events.append)
     assert finished.stop_reason == "end_turn"
@@ -156,13 +161,16 @@ async def big_output(size: int) -> str:
 
 async def test_oversized_tool_output_is_cut_and_saved(tmp_path: Path) -> None:
     script = [tool_call("big_output", size=50_000), text("done")]
-    agent, model, events = make_agent(tmp_path, script, [big_output], config=AgentConfig(tool_output_max_chars=3_000))
+    agent, model, events = make_agent(
+        tmp_path, script, [big_output], config=AgentConfig(tool_output_max_chars=3_000)
+    )
     await agent.run_turn("go", events.append)
     tool_msg = [m for m in model.requests[-1].messages if m.role == "tool"][-1]
     assert len(tool_msg.text) < 3_500
     assert "characters omitted of 50000" in tool_msg.text
-    saved = Path(tool_msg.text.split("saved at ")[1].split(":")[0])
-    assert saved.read_text().startswith("line 0\nline 1\n") and len(saved.read_text()) == 50_000
+    saved = tool_msg.text.split("saved at ")[1].split(":")[0]
+    content = await asyncio.to_thread(Path(saved).read_text)
+    assert content.startswith("line 0\nline 1\n") and len(content) == 50_000
 
 
 async def test_context_check_prunes_old_tool_outputs(tmp_path: Path) -> None:
@@ -170,7 +178,7 @@ async def test_context_check_prunes_old_tool_outputs(tmp_path: Path) -> None:
     agent, model, events = make_agent(tmp_path, script, [big_output], context_window=9_000)
     finished = await agent.run_turn("go", events.append)
     assert finished.stop_reason == "end_turn"
-    first_tool = [m for m in model.requests[-1].messages if m.role == "tool"][0]
+    first_tool = next(m for m in model.requests[-1].messages if m.role == "tool")
     assert first_tool.text.startswith("[output pruned")
     assert any(isinstance(e, Notice) and "Pruned old tool outputs" in e.message for e in events)
 

@@ -103,4 +103,10 @@ async def repl_session(
 def unanswered_calls(messages: list[Message]) -> list[str]:
     """Ids of assistant tool calls with no tool message after them."""
     answered = {m.tool_call_id for m in messages if m.role == "tool"}
-    return [c.id for m in messages if m.role == "assistant" for c in m.tool_calls if c.id not in answered]
+    return [
+        c.id
+        for m in messages
+        if m.role == "assistant"
+        for c in m.tool_calls
+        if c.id not in answered
+    ]

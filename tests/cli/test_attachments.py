@@ -24,7 +24,7 @@ def test_text_file_is_inlined_in_a_file_block(tmp_path: Path) -> None:
     message = expand_attachments("explain @src/a.py please", tmp_path, vision=False, max_chars=1000)
     assert message.role == "user"
     assert message.text.startswith("explain @src/a.py please")
-    assert '<file path="src/a.py">\nprint(\'hi\')\nprint(\'bye\')\n</file>' in message.text
+    assert "<file path=\"src/a.py\">\nprint('hi')\nprint('bye')\n</file>" in message.text
 
 
 def test_trailing_punctuation_is_not_part_of_the_path(tmp_path: Path) -> None:
@@ -90,7 +90,9 @@ def test_binary_file_is_a_note(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02" * 10)
     items = collect_attachments("@blob.bin", tmp_path, vision=True, max_chars=1000)
     assert items[0].kind == "binary"
-    assert "binary file" in expand_attachments("@blob.bin", tmp_path, vision=True, max_chars=10).text
+    assert (
+        "binary file" in expand_attachments("@blob.bin", tmp_path, vision=True, max_chars=10).text
+    )
 
 
 def test_no_attachments_leaves_the_text_alone(tmp_path: Path) -> None:

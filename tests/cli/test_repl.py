@@ -23,6 +23,7 @@ async def test_prompt_tool_call_approved_then_answer(tmp_path: Path) -> None:
     async with repl_session(tmp_path, script) as s:
         s.send("create hello.txt\n")
         await s.wait_for("? write hello.txt")
+        await s.wait_for("+hi")  # the preview diff comes with the question
         assert not (s.work / "hello.txt").exists()  # asked before anything ran
         s.send("y\n")
         await s.wait_for("I created hello.txt.")
@@ -30,7 +31,7 @@ async def test_prompt_tool_call_approved_then_answer(tmp_path: Path) -> None:
         assert await s.finish() == 0
     assert (s.work / "hello.txt").read_text() == "hi\n"
     out = s.output
-    assert "● file_write  hello.txt" in out
+    assert out.index("+++ b/hello.txt") < out.index("● file_write  hello.txt")
     assert "⎿ Created hello.txt" in out
     first = s.model.requests[0]
     assert first.messages[-1].text == "create hello.txt"
@@ -105,13 +106,16 @@ async def test_attachments_text_inlined_and_image_as_image_part(tmp_path: Path) 
 
 
 async def test_multi_line_input(tmp_path: Path) -> None:
-    async with repl_session(tmp_path, [text("one"), text("two")]) as s:
+    async with repl_session(tmp_path, [text("one"), text("two"), text("three")]) as s:
         s.send("first line\\\nsecond line\n")
         await s.wait_for("one")
         s.send("alpha\x1b\rbeta\n")  # Esc Enter (what Alt-Enter sends) adds a line
         await s.wait_for("two")
+        s.send("\x1b[200~pasted\r\nlines\x1b[201~\n")  # bracketed paste keeps newlines
+        await s.wait_for("three")
     assert s.model.requests[0].messages[-1].text == "first line\nsecond line"
     assert s.model.requests[1].messages[-1].text == "alpha\nbeta"
+    assert s.model.requests[2].messages[-1].text == "pasted\nlines"
 
 
 async def test_ctrl_d_exits(tmp_path: Path) -> None:
@@ -122,6 +126,7 @@ async def test_ctrl_d_exits(tmp_path: Path) -> None:
 
 async def test_second_ctrl_c_at_empty_prompt_exits(tmp_path: Path) -> None:
     async with repl_session(tmp_path, []) as s:
+        s.send("some text\x03")  # with text, Ctrl-C only clears the line
         s.send("\x03")
         await s.wait_for("Ctrl-C again")
         assert not s.task.done()

@@ -3,9 +3,11 @@ running command's whole process group is killed."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
-from mnemocode.llm.testing import Turn, call, calls, text
+from mnemocode.llm.testing import Turn, call, calls, text, tool_call
 from tests.cli.repl_harness import repl_session, settings, unanswered_calls
 
 
@@ -51,7 +53,9 @@ async def test_ctrl_c_kills_running_command_and_answers_its_call(tmp_path: Path)
     async with repl_session(tmp_path, script, config=settings("bypass")) as s:
         s.send("run the slow thing\n")
         pid_file = s.work / "child.pid"
-        await s.until(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the command")
+        await s.until(
+            lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the command"
+        )
         child = int(pid_file.read_text())
         assert _alive(child)
         s.send("\x03")
@@ -74,3 +78,33 @@ async def test_typed_ahead_during_a_turn_goes_to_the_next_prompt(tmp_path: Path)
         s.send("two\n")  # typed while the model works
         await s.wait_for("second")
     assert s.model.requests[1].messages[-1].text == "two"
+
+
+async def test_sigint_cancels_the_turn_and_is_restored_after(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    async with repl_session(tmp_path, [Turn(text="never", delay=30), text("ok")]) as s:
+        s.send("slow\n")
+        await s.until(lambda: len(s.model.requests) == 1, "the model call")
+        os.kill(os.getpid(), signal.SIGINT)
+        await s.wait_for("Interrupted.")
+        s.send("next\n")
+        await s.wait_for("ok")
+        s.send("/quit\n")
+        await s.finish()
+    assert signal.getsignal(signal.SIGINT) is before
+    assert unanswered_calls(s.model.requests[1].messages) == []
+
+
+async def test_ctrl_c_at_the_approval_question_cancels_the_turn(tmp_path: Path) -> None:
+    script = [tool_call("file_write", path="x.txt", content="x"), text("after")]
+    async with repl_session(tmp_path, script) as s:
+        s.send("write it\n")
+        await s.wait_for("? write x.txt")
+        s.send("\x03")
+        await s.wait_for("Interrupted.")
+        assert "denied (interrupted)" in s.output
+        assert unanswered_calls(s.app.agent.history) == []
+        s.send("continue\n")
+        await s.wait_for("after")
+    assert not (s.work / "x.txt").exists()
+    assert unanswered_calls(s.model.requests[1].messages) == []

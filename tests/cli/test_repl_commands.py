@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mnemocode.config.settings import ModelConfig
 from mnemocode.core.types import Usage
-from mnemocode.llm.testing import Turn
+from mnemocode.llm.testing import FakeOpenAIServer, Turn
 from tests.cli.repl_harness import repl_session, settings
 
 
@@ -14,7 +14,17 @@ async def test_help_lists_every_command(tmp_path: Path) -> None:
     async with repl_session(tmp_path, []) as s:
         s.send("/help\n")
         await s.wait_for("leave mnemo", count=2)
-    for name in ["/help", "/status", "/model [alias]", "/tools", "/clear", "/btw <question>", "/cost", "/quit", "/exit"]:
+    for name in [
+        "/help",
+        "/status",
+        "/model [alias]",
+        "/tools",
+        "/clear",
+        "/btw <question>",
+        "/cost",
+        "/quit",
+        "/exit",
+    ]:
         assert name in s.output
 
 
@@ -93,7 +103,9 @@ async def test_model_lists_aliases_with_active_marked(tmp_path: Path) -> None:
         await s.wait_for("/model <alias> switches")
     lines = s.output.splitlines()
     assert any(line.startswith("●") and "test" in line for line in lines)
-    assert any("other" in line and "gpt-other" in line and not line.startswith("●") for line in lines)
+    assert any(
+        "other" in line and "gpt-other" in line and not line.startswith("●") for line in lines
+    )
 
 
 async def test_model_switch_with_missing_key_keeps_current_model(tmp_path: Path) -> None:
@@ -107,6 +119,24 @@ async def test_model_switch_with_missing_key_keeps_current_model(tmp_path: Path)
     line = next(line for line in s.output.splitlines() if "cannot switch" in line)
     assert "remote" in line and "MNEMO_TEST_MISSING_KEY" in line
     assert not (s.home / "config.toml").exists()  # nothing saved
+
+
+async def test_model_switch_that_works_is_used_and_saved(tmp_path: Path) -> None:
+    with FakeOpenAIServer(["ok", "from the fake server"], model="fake-model") as server:
+        local = ModelConfig(model="fake-model", base_url=server.base_url, max_retries=0)
+        async with repl_session(tmp_path, [], config=settings(local=local)) as s:
+            s.send("/model local\n")
+            await s.wait_for("now using local (fake-model)")
+            assert s.app.model_alias == "local"
+            s.send("hello\n")
+            await s.wait_for("from the fake server")
+    assert len(server.requests) == 2  # the probe, then the turn
+    assert server.requests[1].messages[-1]["content"] in (
+        "hello",
+        [{"type": "text", "text": "hello"}],
+    )
+    assert 'active_model = "local"' in (s.home / "config.toml").read_text()
+    assert s.model.requests == []
 
 
 async def test_model_unknown_alias(tmp_path: Path) -> None:
@@ -142,4 +172,3 @@ async def test_exit_command(tmp_path: Path) -> None:
     async with repl_session(tmp_path, []) as s:
         s.send("/exit\n")
         assert await s.finish() == 0
-

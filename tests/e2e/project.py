@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnemocode.llm.testing import Turn, calls, call, text, tool_call
+from mnemocode.llm.testing import Turn, call, calls, text, tool_call
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n"
 TEST_CALC = """\
@@ -36,7 +36,9 @@ def fix_session_turns(python: str) -> list[Turn]:
     run_tests = tool_call("shell_exec", command=f"{python} test_calc.py")
     return [
         calls(call("file_read", path="calc.py"), call("grep", pattern="def ", path=".")),
-        tool_call("file_edit", path="calc.py", old_string="return a - b", new_string="return a + b"),
+        tool_call(
+            "file_edit", path="calc.py", old_string="return a - b", new_string="return a + b"
+        ),
         run_tests,
         tool_call(
             "file_edit",

@@ -26,14 +26,20 @@ async def test_fix_session_in_process(tmp_path: Path, isolated_home: Path) -> No
     model = ScriptedModel(fix_session_turns(sys.executable))
     settings = Settings(models={"test": ModelConfig(model="scripted")}, active_model="test")
     approver = StaticApprover(True)
-    app = build_app(settings, cwd=project, home=isolated_home, approver=approver, env={}, model=model)
+    app = build_app(
+        settings, cwd=project, home=isolated_home, approver=approver, env={}, model=model
+    )
     events: list[AgentEvent] = []
 
     finished = await app.agent.run_turn("Make test_calc.py pass.", events.append)
 
     assert finished.stop_reason == "end_turn"
     assert (project / "calc.py").read_text() == FIXED
-    shell_results = [e.result.text for e in events if isinstance(e, ToolCallFinished) and e.call.name == "shell_exec"]
+    shell_results = [
+        e.result.text
+        for e in events
+        if isinstance(e, ToolCallFinished) and e.call.name == "shell_exec"
+    ]
     assert len(shell_results) == 2
     assert "FAILED: mul(2, 3) == 5, expected 6" in shell_results[0]
     assert "ALL PASSED" in shell_results[1]
@@ -81,4 +87,7 @@ def test_fix_session_through_cli_stream_json(tmp_path: Path, isolated_home: Path
     fourth = requests[3].messages
     tool_msgs = [m for m in fourth if m["role"] == "tool"]
     assert tool_msgs and "FAILED: mul" in str(tool_msgs[-1]["content"])
-    assert tool_msgs[-1]["tool_call_id"] == [m for m in fourth if m["role"] == "assistant"][-1]["tool_calls"][0]["id"]
+    assert (
+        tool_msgs[-1]["tool_call_id"]
+        == [m for m in fourth if m["role"] == "assistant"][-1]["tool_calls"][0]["id"]
+    )

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from mnemocode.core.types import Message, ModelRequest, TextPart, ToolResult
 
-PRUNED_NOTE = "[output pruned to keep the conversation inside the context window; re-run the tool if you still need it]"
+PRUNED_NOTE = (
+    "[output pruned to keep the conversation inside the context window; "
+    "re-run the tool if you still need it]"
+)
 
 
 def cap_tool_output(result: ToolResult, max_chars: int, spill_dir: Path | None) -> ToolResult:
@@ -28,7 +31,9 @@ def cap_tool_output(result: ToolResult, max_chars: int, spill_dir: Path | None) 
     omitted = len(text) - len(head) - len(tail)
     note = f"\n\n[... {omitted} characters omitted of {len(text)}; {where} ...]\n\n"
     images = [p for p in result.content if not isinstance(p, TextPart)]
-    return ToolResult(result.call_id, result.name, [TextPart(head + note + tail), *images], result.is_error)
+    return ToolResult(
+        result.call_id, result.name, [TextPart(head + note + tail), *images], result.is_error
+    )
 
 
 def _prunable(history: list[Message], keep_recent: int) -> list[int]:
@@ -41,7 +46,9 @@ def _prunable(history: list[Message], keep_recent: int) -> list[int]:
 
 def _prune(history: list[Message], i: int) -> None:
     old = history[i]
-    history[i] = Message("tool", [TextPart(PRUNED_NOTE)], tool_call_id=old.tool_call_id, name=old.name)
+    history[i] = Message(
+        "tool", [TextPart(PRUNED_NOTE)], tool_call_id=old.tool_call_id, name=old.name
+    )
 
 
 def prune_tool_outputs(history: list[Message], keep_recent: int) -> int:
@@ -102,7 +109,9 @@ class TokenMeter:
     def measure(self, request: ModelRequest) -> int:
         system = "".join(b.text for b in request.system)
         tools = "".join(f"{t.name}{t.description}{t.parameters}" for t in request.tools)
-        total = self._fixed_part(f"s{hash(system)}", system) + self._fixed_part(f"t{hash(tools)}", tools)
+        total = self._fixed_part(f"s{hash(system)}", system) + self._fixed_part(
+            f"t{hash(tools)}", tools
+        )
         live = {id(m) for m in request.messages}
         if len(self._messages) > 2 * len(live) + 64:
             self._messages = {k: v for k, v in self._messages.items() if k in live}

@@ -42,7 +42,9 @@ class SystemPrefix:
         )
         parts = [base_prompt or BASE_PROMPT, env]
         for item in instructions:
-            parts.append(f"Instructions from {item.path} (follow them; later files win):\n{item.text}")
+            parts.append(
+                f"Instructions from {item.path} (follow them; later files win):\n{item.text}"
+            )
         return cls([SystemBlock("\n\n".join(parts), cache=True)])
 
     @property

@@ -69,6 +69,26 @@ class SessionTotals:
             self.cost_usd = (self.cost_usd or 0.0) + cost
 
 
+@dataclass(slots=True)
+class _TurnTally:
+    """Usage, cost and iterations of the turn in progress."""
+
+    emit: Emit
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    iterations: int = 0
+
+    def add(self, usage: Usage, cost: float | None) -> None:
+        self.usage = self.usage + usage
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+
+    def finish(self, text: str, reason: str) -> TurnFinished:
+        event = TurnFinished(text, reason, self.usage, self.cost_usd, self.iterations)
+        self.emit(event)
+        return event
+
+
 class Agent:
     def __init__(
         self,
@@ -98,49 +118,39 @@ class Agent:
         self.turns += 1
         self.history.append(message)
         emit(TurnStarted(self.turns, message.text))
-        turn_usage, turn_cost = Usage(), None
+        turn = _TurnTally(emit)
         stall = StallDetector()
-        iteration = 0
         try:
-            while iteration < self.config.max_iterations:
-                iteration += 1
+            while turn.iterations < self.config.max_iterations:
+                turn.iterations += 1
                 response = await self._call_model(emit)
-                turn_usage = turn_usage + response.usage
-                cost = self.slot.price(response.usage)
-                turn_cost = None if cost is None and turn_cost is None else (turn_cost or 0) + (cost or 0)
+                turn.add(response.usage, self.slot.price(response.usage))
                 calls = response.message.tool_calls
                 if not calls:
-                    return self._finish(emit, response.message.text, "end_turn", turn_usage, turn_cost, iteration)
+                    return turn.finish(response.message.text, "end_turn")
                 results = await self._run_calls(calls, emit)
                 verdict = stall.observe(calls, results, self._read_only_names())
                 if verdict is not None:
                     emit(Notice("warning", verdict.message))
                     if verdict.stop:
-                        return self._finish(emit, verdict.message, "stall", turn_usage, turn_cost, iteration)
+                        return turn.finish(verdict.message, "stall")
                     self._append_note(verdict.message)
-            text = (
-                f"Stopped after {iteration} iterations (agent.max_iterations). The work so far is "
-                "kept; say 'continue' to go on."
+            return turn.finish(
+                f"Stopped after {turn.iterations} iterations (agent.max_iterations). The work "
+                "so far is kept; say 'continue' to go on.",
+                "max_iterations",
             )
-            return self._finish(emit, text, "max_iterations", turn_usage, turn_cost, iteration)
         except TurnStopped as exc:
-            return self._finish(emit, str(exc), exc.reason, turn_usage, turn_cost, iteration)
+            return turn.finish(str(exc), exc.reason)
         except ModelError as exc:
             emit(ErrorEvent(exc.one_line(), type(exc).__name__))
-            finished = self._finish(emit, exc.one_line(), "error", turn_usage, turn_cost, iteration)
+            finished = turn.finish(exc.one_line(), "error")
             finished.extra["error_kind"] = type(exc).__name__
             return finished
         except asyncio.CancelledError:
             self._close_dangling_calls("cancelled by the user")
             emit(Notice("info", "Interrupted."))
             raise
-
-    def _finish(
-        self, emit: Emit, text: str, reason: str, usage: Usage, cost: float | None, iterations: int
-    ) -> TurnFinished:
-        event = TurnFinished(text, reason, usage, cost, iterations)
-        emit(event)
-        return event
 
     # ---- the model -----------------------------------------------------------
 
@@ -158,7 +168,12 @@ class Agent:
                 elif isinstance(event, ReasoningDelta):
                     emit(ReasoningDeltaEvent(event.text))
                 elif isinstance(event, Retrying):
-                    emit(Notice("warning", f"{event.message}; retry {event.attempt} in {event.delay_s:.1f}s"))
+                    emit(
+                        Notice(
+                            "warning",
+                            f"{event.message}; retry {event.attempt} in {event.delay_s:.1f}s",
+                        )
+                    )
                 elif isinstance(event, ResponseDone):
                     response = event.response
         except ContextOverflowError:
@@ -166,17 +181,30 @@ class Agent:
             # tool output once and try again.
             if after_overflow or not prune_tool_outputs(self.history, keep_recent=2):
                 raise
-            emit(Notice("warning", "The model said the context was too long; old tool outputs were pruned."))
+            emit(
+                Notice(
+                    "warning",
+                    "The model said the context was too long; old tool outputs were pruned.",
+                )
+            )
             return await self._call_model(emit, after_overflow=True)
         except asyncio.CancelledError:
             text = "".join(partial)
-            self.history.append(Message.assistant((text + "\n\n" if text else "") + "[interrupted by the user]"))
+            self.history.append(
+                Message.assistant((text + "\n\n" if text else "") + "[interrupted by the user]")
+            )
             raise
         if response is None:
-            raise ModelError("the stream ended without a final response", model=self.slot.model.name)
+            raise ModelError(
+                "the stream ended without a final response", model=self.slot.model.name
+            )
         cost = self.slot.price(response.usage)
         self.totals.add(response.usage, cost)
-        emit(ModelCallFinished(self.slot.model.name, response.usage, cost, time.perf_counter() - started))
+        emit(
+            ModelCallFinished(
+                self.slot.model.name, response.usage, cost, time.perf_counter() - started
+            )
+        )
         self.history.append(response.message)
         return response
 
@@ -239,8 +267,12 @@ class Agent:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a broken tool must not end the session
-                result = ToolResult.of_text(call, f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
-        result = cap_tool_output(result, self.config.tool_output_max_chars, self.tool_context.log_dir)
+                result = ToolResult.of_text(
+                    call, f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True
+                )
+        result = cap_tool_output(
+            result, self.config.tool_output_max_chars, self.tool_context.log_dir
+        )
         emit(ToolCallFinished(call, result, time.perf_counter() - started))
         return result
 
@@ -255,7 +287,11 @@ class Agent:
             if message.role == "assistant":
                 for call in message.tool_calls:
                     if call.id not in answered:
-                        self.history.append(Message.tool(ToolResult.of_text(call, f"Not run: {reason}.", is_error=True)))
+                        self.history.append(
+                            Message.tool(
+                                ToolResult.of_text(call, f"Not run: {reason}.", is_error=True)
+                            )
+                        )
                 break
 
 
@@ -267,6 +303,8 @@ def _invalid_arguments(call: ToolCall) -> ToolResult | None:
         json.loads(raw)
     except json.JSONDecodeError as exc:
         return ToolResult.of_text(
-            call, f"Your arguments for {call.name} were not valid JSON ({exc.msg}); send a JSON object.", is_error=True
+            call,
+            f"Your arguments for {call.name} were not valid JSON ({exc.msg}); send a JSON object.",
+            is_error=True,
         )
     return None

@@ -59,14 +59,30 @@ class StallDetector:
 
     def _check(self) -> StallVerdict | None:
         checks = [
-            ("repeat", self._repeats(), self.repeat_limit,
-             "you have made the same tool call {n} times in a row"),
-            ("cycle", self._cycle_length(), 2,
-             "you are alternating between the same calls in a cycle ({n} rounds)"),
-            ("reread", max((c for _, c in self._reads.values()), default=0), self.reread_limit,
-             "you have read the same unchanged file {n} times"),
-            ("idle", self._idle, self.idle_limit,
-             "{n} iterations in a row without writing a file or running a command"),
+            (
+                "repeat",
+                self._repeats(),
+                self.repeat_limit,
+                "you have made the same tool call {n} times in a row",
+            ),
+            (
+                "cycle",
+                self._cycle_length(),
+                2,
+                "you are alternating between the same calls in a cycle ({n} rounds)",
+            ),
+            (
+                "reread",
+                max((c for _, c in self._reads.values()), default=0),
+                self.reread_limit,
+                "you have read the same unchanged file {n} times",
+            ),
+            (
+                "idle",
+                self._idle,
+                self.idle_limit,
+                "{n} iterations in a row without writing a file or running a command",
+            ),
         ]
         for kind, count, limit, text in checks:
             if count < limit:

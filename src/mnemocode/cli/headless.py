@@ -9,12 +9,18 @@ import signal
 import sys
 import time
 import uuid
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TextIO
 
 from mnemocode import __version__
 from mnemocode.app import App
-from mnemocode.core.events import AgentEvent, ToolCallFinished, ToolCallStarted, TurnFinished, event_to_dict
+from mnemocode.core.events import (
+    AgentEvent,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+    event_to_dict,
+)
 from mnemocode.core.types import Message
 
 EXIT_OK = 0
@@ -26,7 +32,7 @@ EXIT_INTERRUPTED = 130
 _STOP_CODES = {"end_turn": EXIT_OK, "error": EXIT_ERROR}
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     stream_json = "stream-json"

@@ -28,10 +28,18 @@ cli = typer.Typer(
 
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model alias from [models.*].")]
 CwdOpt = Annotated[Path | None, typer.Option("--cwd", help="Work in this directory.")]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="Permission mode: ask, auto or bypass.")]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Permission mode: ask, auto or bypass.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Headless: approve every action.")]
-MaxTurnsOpt = Annotated[int | None, typer.Option("--max-turns", help="Max model calls for this task.")]
+MaxTurnsOpt = Annotated[
+    int | None, typer.Option("--max-turns", help="Max model calls for this task.")
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and tool activity.")]
+ToolsOpt = Annotated[
+    str | None,
+    typer.Option("--tools", help="Comma-separated tools the model may use ('none' for none)."),
+]
 FormatOpt = Annotated[
     str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
 ]
@@ -50,8 +58,10 @@ class Options:
         max_turns: int | None = None,
         verbose: bool = False,
         output_format: str = "text",
+        tools: str | None = None,
     ) -> None:
         self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
+        self.tools = tools
         self.verbose, self.output_format = verbose, output_format
         self.cwd = (cwd or Path.cwd()).expanduser().resolve()
 
@@ -88,13 +98,30 @@ def load(opts: Options) -> Any:
 
     if not opts.cwd.is_dir():
         raise fail(f"--cwd {opts.cwd} is not a directory")
-    return guarded(opts, lambda: load_settings(opts.cwd, env=os.environ, overrides=opts.overrides()))
+    return guarded(
+        opts, lambda: load_settings(opts.cwd, env=os.environ, overrides=opts.overrides())
+    )
+
+
+def select_tools(names: str) -> Any:
+    """The built-in tools named in ``--tools`` (``none`` or empty for no tools)."""
+    from mnemocode.tools.base import FunctionToolset
+    from mnemocode.tools.builtin import builtin_tools
+
+    wanted = {n.strip() for n in names.split(",") if n.strip() and n.strip() != "none"}
+    available = {t.name: t for t in builtin_tools()}
+    unknown = sorted(wanted - set(available))
+    if unknown:
+        raise fail(f"--tools: unknown tool(s) {', '.join(unknown)}; known: {', '.join(available)}")
+    return FunctionToolset([t for name, t in available.items() if name in wanted])
 
 
 def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> Any:
     from mnemocode.app import build_app
     from mnemocode.config.paths import mnemo_home
 
+    if tools is None and opts.tools is not None:
+        tools = select_tools(opts.tools)
     return guarded(
         opts,
         lambda: build_app(
@@ -116,7 +143,9 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
     try:
         fmt = OutputFormat(opts.output_format)
     except ValueError:
-        raise fail(f"--output-format must be text, json or stream-json, not {opts.output_format!r}") from None
+        raise fail(
+            f"--output-format must be text, json or stream-json, not {opts.output_format!r}"
+        ) from None
     if not prompt.strip():
         raise fail("no prompt: pass -p 'task' or pipe text on stdin")
     settings = load(opts).settings
@@ -125,7 +154,9 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
     approver = headless_approver(opts.yes or settings.safety.mode == "bypass")
     app = make_app(opts, settings, approver, tools)
     cfg = settings.tools
-    message = expand_attachments(prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars)
+    message = expand_attachments(
+        prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars
+    )
     return guarded(opts, lambda: asyncio.run(run_headless(app, message, fmt, verbose=opts.verbose)))
 
 
@@ -133,7 +164,10 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
 def root(
     ctx: typer.Context,
     prompt: Annotated[
-        str | None, typer.Option("--print", "-p", help="Run one task headless and print the result ('-' reads stdin).")
+        str | None,
+        typer.Option(
+            "--print", "-p", help="Run one task headless and print the result ('-' reads stdin)."
+        ),
     ] = None,
     output_format: FormatOpt = "text",
     model: ModelOpt = None,
@@ -141,6 +175,7 @@ def root(
     cwd: CwdOpt = None,
     mode: ModeOpt = None,
     yes: YesOpt = False,
+    tools: ToolsOpt = None,
     verbose: VerboseOpt = False,
     version: Annotated[bool, typer.Option("--version", "-V", help="Print the version.")] = False,
 ) -> None:
@@ -148,7 +183,14 @@ def root(
         typer.echo(f"mnemo {__version__}")
         raise typer.Exit()
     opts = Options(
-        model=model, cwd=cwd, mode=mode, yes=yes, max_turns=max_turns, verbose=verbose, output_format=output_format
+        model=model,
+        cwd=cwd,
+        mode=mode,
+        yes=yes,
+        max_turns=max_turns,
+        verbose=verbose,
+        output_format=output_format,
+        tools=tools,
     )
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:

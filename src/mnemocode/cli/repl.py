@@ -61,6 +61,7 @@ class TurnControl:
         self._stack: ExitStack | None = None
         self._flush: asyncio.TimerHandle | None = None
         self._sigint = False
+        self._previous_sigint: Any = None
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
         """``(result, cancelled)``. Errors of the task propagate."""
@@ -87,14 +88,13 @@ class TurnControl:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """The terminal back in normal hands; type-ahead kept for the next prompt."""
-        running = self._stack is not None
         self._unwatch()
         saved = get_typeahead(self.input)
         try:
             yield
         finally:
             store_typeahead(self.input, saved + get_typeahead(self.input))
-            if running and self._task is not None:
+            if self._task is not None and not self._task.done():
                 self._watch()
 
     # ---- watching ------------------------------------------------------------------
@@ -142,16 +142,20 @@ class TurnControl:
     def _add_sigint(self) -> None:
         if self._sigint or threading.current_thread() is not threading.main_thread():
             return
+        previous = signal.getsignal(signal.SIGINT)
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.interrupt)
         except (NotImplementedError, RuntimeError, ValueError):
             return
-        self._sigint = True
+        self._sigint, self._previous_sigint = True, previous
 
     def _remove_sigint(self) -> None:
-        if self._sigint:
-            self._sigint = False
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        if not self._sigint:
+            return
+        self._sigint = False
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
 
 
 # ---- the prompt ----------------------------------------------------------------------
@@ -210,6 +214,7 @@ def make_session(
         complete_while_typing=True,
         bottom_toolbar=toolbar,
         prompt_continuation="  ",
+        reserve_space_for_menu=6,
         enable_open_in_editor=True,
         input=input,
         output=output,

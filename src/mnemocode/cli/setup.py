@@ -9,7 +9,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -31,22 +30,49 @@ class ProviderPreset:
 PROVIDERS = [
     ProviderPreset("openai", "OpenAI", "openai", "gpt-4.1", None, "OPENAI_API_KEY", 1_000_000),
     ProviderPreset(
-        "anthropic", "Anthropic", "anthropic", "claude-sonnet-4-5", None, "ANTHROPIC_API_KEY", 200_000
+        "anthropic",
+        "Anthropic",
+        "anthropic",
+        "claude-sonnet-4-5",
+        None,
+        "ANTHROPIC_API_KEY",
+        200_000,
     ),
     ProviderPreset(
-        "openrouter", "OpenRouter", "openai", "anthropic/claude-sonnet-4.5",
-        "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", 200_000,
+        "openrouter",
+        "OpenRouter",
+        "openai",
+        "anthropic/claude-sonnet-4.5",
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+        200_000,
     ),
     ProviderPreset(
-        "deepseek", "DeepSeek", "openai", "deepseek-chat", "https://api.deepseek.com",
-        "DEEPSEEK_API_KEY", 128_000,
+        "deepseek",
+        "DeepSeek",
+        "openai",
+        "deepseek-chat",
+        "https://api.deepseek.com",
+        "DEEPSEEK_API_KEY",
+        128_000,
     ),
     ProviderPreset(
-        "ollama", "Ollama (local)", "openai", "qwen2.5-coder:7b", "http://localhost:11434/v1", None, 32_768
+        "ollama",
+        "Ollama (local)",
+        "openai",
+        "qwen2.5-coder:7b",
+        "http://localhost:11434/v1",
+        None,
+        32_768,
     ),
     ProviderPreset(
-        "local", "llama.cpp / vLLM / other OpenAI-compatible server", "openai", "local",
-        "http://127.0.0.1:8080/v1", None, 32_768,
+        "local",
+        "llama.cpp / vLLM / other OpenAI-compatible server",
+        "openai",
+        "local",
+        "http://127.0.0.1:8080/v1",
+        None,
+        32_768,
     ),
 ]
 _BY_KEY = {p.key: p for p in PROVIDERS}
@@ -98,11 +124,15 @@ def run_init_wizard(
     def ask(label: str, given: Any, default: Any) -> Any:
         if given is not None or not interactive:
             return given if given is not None else default
-        return typer.prompt(label, default=default if default is not None else "", show_default=True)
+        return typer.prompt(
+            label, default=default if default is not None else "", show_default=True
+        )
 
     model = ask("Model", model, preset.model)
     base_url = ask("Base URL (empty for the provider default)", base_url, preset.base_url) or None
-    key_env = ask("API key environment variable (empty if none)", api_key_env, preset.api_key_env) or None
+    key_env = (
+        ask("API key environment variable (empty if none)", api_key_env, preset.api_key_env) or None
+    )
     alias = ask("Name for this model", alias, preset.key)
     entry: dict[str, Any] = {"provider": preset.provider, "model": model}
     if base_url:
@@ -111,11 +141,15 @@ def run_init_wizard(
         entry["api_key_env"] = key_env
     entry["context_window"] = context_window or preset.context_window
     if key_env and not os.environ.get(key_env):
-        typer.echo(f"Note: ${key_env} is not set in this shell; mnemo reads the key from it at run time.")
+        typer.echo(
+            f"Note: ${key_env} is not set in this shell; mnemo reads the key from it at run time."
+        )
     if test:
         ok, what = _probe(str(alias), entry)
         typer.echo(f"{'✓' if ok else '✗'} test call: {what}")
-        if not ok and not (interactive and typer.confirm("Save the configuration anyway?", default=False)):
+        if not ok and not (
+            interactive and typer.confirm("Save the configuration anyway?", default=False)
+        ):
             return 1
     path = opts.cwd / "mnemo.toml" if project else global_config_path(os.environ)
     write_model_config(path, str(alias), entry, make_active=True)
@@ -128,12 +162,20 @@ def init_command(
     provider: Annotated[str | None, typer.Option(help=f"One of: {', '.join(_BY_KEY)}.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name at the provider.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Endpoint base URL.")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the key.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the key.")
+    ] = None,
     alias: Annotated[str | None, typer.Option(help="Name of this model entry.")] = None,
     context_window: Annotated[int | None, typer.Option(help="Context window in tokens.")] = None,
-    project: Annotated[bool, typer.Option("--project", help="Write ./mnemo.toml instead of the global config.")] = False,
-    no_test: Annotated[bool, typer.Option("--no-test", help="Skip the one-token test call.")] = False,
-    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt (CI).")] = False,
+    project: Annotated[
+        bool, typer.Option("--project", help="Write ./mnemo.toml instead of the global config.")
+    ] = False,
+    no_test: Annotated[
+        bool, typer.Option("--no-test", help="Skip the one-token test call.")
+    ] = False,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Never prompt (CI).")
+    ] = False,
 ) -> None:
     """Set up a model: provider, model, base URL, key variable, and a test call."""
     opts: Options = ctx.obj or Options()
@@ -161,10 +203,16 @@ def _tool_version(name: str, path: str | None) -> Check:
     if path is None:
         return ("warn", name, "not found")
     try:
-        first = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+        first = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         return ("warn", name, f"{path}: {exc}")
-    return ("ok", name, f"{path} ({first.strip().splitlines()[0] if first.strip() else 'version unknown'})")
+    return (
+        "ok",
+        name,
+        f"{path} ({first.strip().splitlines()[0] if first.strip() else 'version unknown'})",
+    )
 
 
 def doctor_checks(opts: Options) -> list[Check]:
@@ -192,14 +240,28 @@ def doctor_checks(opts: Options) -> list[Check]:
             if cfg.api_key_env and not os.environ.get(cfg.api_key_env):
                 checks.append(("fail", "api key", f"${cfg.api_key_env} is not set"))
             else:
-                checks.append(("ok", "api key", f"${cfg.api_key_env} is set" if cfg.api_key_env else "none needed"))
+                checks.append(
+                    (
+                        "ok",
+                        "api key",
+                        f"${cfg.api_key_env} is set" if cfg.api_key_env else "none needed",
+                    )
+                )
                 ok, what = _probe(alias, cfg.model_dump(exclude_none=True))
                 checks.append(("ok" if ok else "fail", "endpoint", what))
     rg = find_rg()
-    checks.append(_tool_version("ripgrep", rg) if rg else ("warn", "ripgrep", "not found; grep uses the slower Python fallback"))
+    checks.append(
+        _tool_version("ripgrep", rg)
+        if rg
+        else ("warn", "ripgrep", "not found; grep uses the slower Python fallback")
+    )
     checks.append(_tool_version("git", shutil.which("git")))
     bwrap = shutil.which("bwrap")
-    checks.append(("ok", "bubblewrap", bwrap) if bwrap else ("warn", "bubblewrap", "not found; sandbox is process-group only"))
+    checks.append(
+        ("ok", "bubblewrap", bwrap)
+        if bwrap
+        else ("warn", "bubblewrap", "not found; sandbox is process-group only")
+    )
     return checks
 
 
@@ -216,6 +278,9 @@ def doctor_command(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    commands: list[tuple[str, Callable[..., None]]] = [("init", init_command), ("doctor", doctor_command)]
+    commands: list[tuple[str, Callable[..., None]]] = [
+        ("init", init_command),
+        ("doctor", doctor_command),
+    ]
     for name, function in commands:
         app.command(name)(function)

@@ -62,7 +62,12 @@ class ModelError(MnemoError):
         hint: str = "",
         retry_after: float | None = None,
     ) -> None:
-        self.model, self.status, self.retry_after, self.message = model, status, retry_after, message
+        self.model, self.status, self.retry_after, self.message = (
+            model,
+            status,
+            retry_after,
+            message,
+        )
         self.hint = hint or self.hint
         prefix = f"model {model!r}: " if model else ""
         super().__init__(f"{prefix}{message}")

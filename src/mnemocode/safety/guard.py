@@ -103,10 +103,8 @@ class GuardedToolset:
             decision = await self._ask(call, ctx, verdict)
             if not decision.allowed:
                 why = f": {decision.reason}" if decision.reason else ""
-                return _denied(
-                    call,
-                    f"Denied by {decision.by}{why}. Do not retry the same call; adapt or ask the user.",
-                )
+                advice = "Do not retry the same call; adapt or ask the user."
+                return _denied(call, f"Denied by {decision.by}{why}. {advice}")
             if decision.scope == "session":
                 self.session_allowed.add(_session_key(call))
         return await self.inner.call(call, ctx)

@@ -25,13 +25,12 @@ from mnemocode.core.errors import ToolError
 from mnemocode.core.protocols import ToolContext
 from mnemocode.tools.base import tool
 from mnemocode.tools.files import atomic_write, decode_text, encode_text, read_bytes, resolve
+from mnemocode.tools.fuzzy import Window, similar_windows
 
 Level = Literal["exact", "whitespace", "indent", "fuzzy"]
 
 FUZZY_THRESHOLD = 0.85
 FUZZY_MARGIN = 0.05  # the best fuzzy window must beat the next place by this much
-FUZZY_FULL_SCAN_LINES = 400  # bigger texts: only windows that share lines with `old`
-FUZZY_MAX_WINDOWS = 60
 FUZZY_MIN_CHARS = 12
 
 _SPACES = re.compile(r"[ \t]+")
@@ -266,27 +265,28 @@ def _indent_delta(
 
 
 def _fuzzy(lines: _Lines, block: list[str], old: str) -> Match:
-    """The best similar window, if it is good and unambiguous; else raise with the
-    closest candidates."""
-    scored = _score_windows(lines, block)
-    places = _distinct(scored)
-    if places and len(old.strip()) >= FUZZY_MIN_CHARS:
+    """The most similar window, if it is good and clearly better than any other
+    place; else raise, showing the closest candidates."""
+    places = similar_windows(
+        [rest for _, rest in lines.parts], [_split_indent(b)[1] for b in block]
+    )
+    if places and len(old.strip()) >= FUZZY_MIN_CHARS and places[0].score >= FUZZY_THRESHOLD:
         best = places[0]
-        runner_up = places[1][2] if len(places) > 1 else 0.0
-        if best[2] >= FUZZY_THRESHOLD and best[2] - runner_up >= FUZZY_MARGIN:
-            return lines.match(
-                best[0], best[1], "fuzzy", best[2], _window_delta(lines, best, block)
-            )
-        if best[2] >= FUZZY_THRESHOLD:
-            similar = [p for p in places if p[2] >= FUZZY_THRESHOLD - FUZZY_MARGIN][:5]
-            where = ", ".join(f"lines {i + 1}-{i + n} ({s:.0%})" for i, n, s in similar)
-            raise AmbiguousMatchError(
-                f"old_string was not found exactly, and several places are similar: {where}. "
-                "Copy the exact text of the one you mean (file_read).",
-                [i + 1 for i, _, _ in similar],
-            )
+        runner_up = places[1].score if len(places) > 1 else 0.0
+        if best.score - runner_up >= FUZZY_MARGIN:
+            delta = _window_delta(lines, best, block)
+            return lines.match(best.start, best.size, "fuzzy", best.score, delta)
+        similar = [w for w in places if w.score >= best.score - FUZZY_MARGIN]
+        where = ", ".join(f"lines {w.start + 1}-{w.end} ({w.score:.0%})" for w in similar)
+        raise AmbiguousMatchError(
+            f"old_string was not found exactly, and several places are similar: {where}. "
+            "Copy the exact text of the one you mean (file_read).",
+            [w.start + 1 for w in similar],
+        )
     candidates = [
-        Candidate(i + 1, i + n, s, lines.snippet(i, n)) for i, n, s in places[:3] if s > 0.3
+        Candidate(w.start + 1, w.end, w.score, lines.snippet(w.start, w.size))
+        for w in places[:3]
+        if w.score >= 0.4
     ]
     message = "old_string was not found."
     if candidates:
@@ -298,66 +298,10 @@ def _fuzzy(lines: _Lines, block: list[str], old: str) -> Match:
     raise NoMatchError(message, candidates)
 
 
-def _score_windows(lines: _Lines, block: list[str]) -> list[tuple[int, int, float]]:
-    n = len(block)
-    total = len(lines.lines)
-    if n == 0 or total == 0:
-        return []
-    target = "\n".join(_split_indent(line)[1] for line in block)
-    rests = [rest for _, rest in lines.parts]
-    sizes = sorted({max(1, n - 1), n, n + 1})
-    starts: Sequence[int] = range(total)
-    if total > FUZZY_FULL_SCAN_LINES:
-        starts = _anchored_starts(rests, block)
-    matcher = difflib.SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(target)
-    scored: list[tuple[int, int, float]] = []
-    for i in starts:
-        for size in sizes:
-            if i + size > total:
-                continue
-            matcher.set_seq1("\n".join(rests[i : i + size]))
-            if matcher.real_quick_ratio() < 0.5 or matcher.quick_ratio() < 0.5:
-                continue
-            scored.append((i, size, matcher.ratio()))
-    return scored
-
-
-def _anchored_starts(rests: list[str], block: list[str]) -> list[int]:
-    """Window starts that line up a text line with an equal line of ``block``,
-    most shared lines first (a cap keeps big files fast)."""
-    wanted: dict[str, list[int]] = {}
-    for k, line in enumerate(block):
-        rest = _split_indent(line)[1]
-        if len(rest) >= 3:
-            wanted.setdefault(rest, []).append(k)
-    votes: dict[int, int] = {}
-    for j, rest in enumerate(rests):
-        for k in wanted.get(rest, ()):
-            for start in (j - k - 1, j - k, j - k + 1):
-                if start >= 0:
-                    votes[start] = votes.get(start, 0) + 1
-    ranked = sorted(votes, key=lambda s: (-votes[s], s))
-    return sorted(ranked[: FUZZY_MAX_WINDOWS * 3])
-
-
-def _distinct(scored: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
-    """Best windows first, dropping any that overlaps a better one."""
-    chosen: list[tuple[int, int, float]] = []
-    for i, n, s in sorted(scored, key=lambda w: (-w[2], w[0], w[1])):
-        if all(i + n <= ci or ci + cn <= i for ci, cn, _ in chosen):
-            chosen.append((i, n, s))
-    return chosen
-
-
-def _window_delta(
-    lines: _Lines, window: tuple[int, int, float], block: list[str]
-) -> tuple[str, str]:
+def _window_delta(lines: _Lines, window: Window, block: list[str]) -> tuple[str, str]:
     """Indentation difference between the window's and the block's first lines."""
-    have = next(
-        (lines.parts[k][0] for k in range(window[0], window[0] + window[1]) if lines.parts[k][1]),
-        "",
-    )
+    rows = range(window.start, window.end)
+    have = next((lines.parts[k][0] for k in rows if lines.parts[k][1]), "")
     want = next((_split_indent(line)[0] for line in block if line.strip()), "")
     if have.endswith(want):
         return have[: len(have) - len(want)], ""

@@ -30,6 +30,9 @@ class RecordedRequest:
     body: Any = None  # the parsed JSON body (None for GET)
     raw: bytes = b""
     turn: int | None = None  # which scripted turn answered it (0-based)
+    # Time the server spent on this request, from reading the body to the last byte
+    # sent (benchmarks subtract it to get the client's own overhead).
+    server_seconds: float = 0.0
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -70,6 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake.handle(self, self._record(None, b""))
 
     def do_POST(self) -> None:
+        started = time.perf_counter()
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -79,7 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
                 400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}}
             )
             return
-        self.server.fake.handle(self, self._record(body, raw))
+        request = self._record(body, raw)
+        try:
+            self.server.fake.handle(self, request)
+        finally:
+            request.server_seconds = time.perf_counter() - started
 
     def _record(self, body: Any, raw: bytes) -> RecordedRequest:
         headers = {k.lower(): v for k, v in self.headers.items()}

@@ -1,0 +1,66 @@
+"""Diffs shown *before* a write is approved: what file_edit / file_write would do."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from mnemocode.core.protocols import ToolContext
+from mnemocode.core.types import ToolCall
+from mnemocode.safety.guard import Previewer
+from mnemocode.tools.edit import EditError, apply_edit
+from mnemocode.tools.files import decode_text
+
+MAX_PREVIEW_LINES = 120
+
+
+def _path(call: ToolCall, ctx: ToolContext) -> Path:
+    raw = Path(str(call.arguments.get("path", ""))).expanduser()
+    return raw if raw.is_absolute() else ctx.cwd / raw
+
+
+def _current(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    decoded = decode_text(path.read_bytes())
+    return decoded.text if decoded else None
+
+
+def unified(before: str, after: str, name: str) -> str:
+    lines = list(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            f"a/{name}",
+            f"b/{name}",
+        )
+    )
+    if len(lines) > MAX_PREVIEW_LINES:
+        lines = [
+            *lines[:MAX_PREVIEW_LINES],
+            f"... ({len(lines) - MAX_PREVIEW_LINES} more diff lines)\n",
+        ]
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def preview_edit(call: ToolCall, ctx: ToolContext) -> str | None:
+    path = _path(call, ctx)
+    before = _current(path)
+    old, new = str(call.arguments.get("old_string", "")), str(call.arguments.get("new_string", ""))
+    if before is None:
+        return unified("", new, str(call.arguments.get("path"))) if not old else None
+    try:
+        after = apply_edit(before, old, new, bool(call.arguments.get("replace_all", False))).text
+    except EditError as exc:
+        return f"(the edit will fail: {exc})"
+    return unified(before, after, str(call.arguments.get("path")))
+
+
+def preview_write(call: ToolCall, ctx: ToolContext) -> str | None:
+    path = _path(call, ctx)
+    before = _current(path) or ""
+    return unified(before, str(call.arguments.get("content", "")), str(call.arguments.get("path")))
+
+
+def default_previewers() -> dict[str, Previewer]:
+    return {"file_edit": preview_edit, "file_write": preview_write}
