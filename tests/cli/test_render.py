@@ -57,7 +57,7 @@ def test_tool_call_is_one_compact_line_with_summary() -> None:
     renderer(TurnStarted(1, "run"))
     renderer(ToolCallStarted(call))
     renderer(ToolOutputDelta("c1", "line 1\nline 2\n"))
-    result = ToolResult.of_text(call, "exit code: 1\n" + "\n".join(f"l{i}" for i in range(41)))
+    result = ToolResult.of_text(call, "Exit code: 1\n" + "\n".join(f"l{i}" for i in range(42)))
     renderer(ToolCallFinished(call, result, 0.2))
     lines = out.getvalue().splitlines()
     assert lines == ["● shell_exec  pytest -q", "  ⎿ exit 1 · 42 lines"]
@@ -92,6 +92,11 @@ def test_helpers() -> None:
     call = ToolCall("c", "glob", {"pattern": "*.py"})
     assert result_summary(call, ToolResult.of_text(call, "a.py\nb.py")) == "2 lines"
     assert result_summary(call, ToolResult.of_text(call, "")) == "no output"
+    shell = ToolCall("c", "shell_exec", {"command": "make"})
+    killed = "Timed out after 5s; the process group was killed.\nExit code: -9\nbuilding"
+    assert result_summary(shell, ToolResult.of_text(shell, killed)) == "timed out · 1 line"
+    quiet = "Exit code: 0\n(no output)"
+    assert result_summary(shell, ToolResult.of_text(shell, quiet)) == "exit 0 · no output"
 
 
 def test_live_region_on_a_terminal_leaves_only_final_output() -> None:

@@ -121,6 +121,15 @@ async def test_model_switch_with_missing_key_keeps_current_model(tmp_path: Path)
     assert not (s.home / "config.toml").exists()  # nothing saved
 
 
+async def test_model_switch_to_unreachable_endpoint_keeps_current_model(tmp_path: Path) -> None:
+    down = ModelConfig(model="m", base_url="http://127.0.0.1:9/v1", max_retries=0, timeout_s=5)
+    async with repl_session(tmp_path, [], config=settings(down=down)) as s:
+        s.send("/model down\n")
+        await s.wait_for("still using test")
+    assert s.app.model_alias == "test"
+    assert not (s.home / "config.toml").exists()
+
+
 async def test_model_switch_that_works_is_used_and_saved(tmp_path: Path) -> None:
     with FakeOpenAIServer(["ok", "from the fake server"], model="fake-model") as server:
         local = ModelConfig(model="fake-model", base_url=server.base_url, max_retries=0)

@@ -56,7 +56,8 @@ _MAIN_ARGUMENT = {
     "web_search": "query",
     "memory_search": "query",
 }
-_EXIT = re.compile(r"\bexit(?:\s+code)?\s*[:=]?\s*(-?\d+)", re.IGNORECASE)
+# shell_exec results start with "Exit code: N" (after "Timed out ..." when killed).
+_EXIT = re.compile(r"^exit code: (-?\d+|None)$", re.IGNORECASE | re.MULTILINE)
 _DIFF_START = re.compile(r"^(--- |\+\+\+ |@@ )", re.MULTILINE)
 
 
@@ -122,16 +123,34 @@ def result_summary(call: ToolCall, result: ToolResult) -> str:
             return f"{verb} {path} (+{added} -{removed})"
         return one_line(text.splitlines()[0], 120) if text else f"{verb} {path}"
     if call.name == "shell_exec":
-        lines = _count_lines(text)
-        found = _EXIT.findall(text)
-        exit_part = f"exit {found[-1]} · " if found else ""
-        return f"{exit_part}{lines} line{'s' if lines != 1 else ''}"
+        return _shell_summary(text)
     if not text:
         return "no output"
     lines = _count_lines(text)
     if lines == 1:
         return one_line(text, 100)
     return f"{lines} lines"
+
+
+def split_shell_output(text: str) -> tuple[str, str]:
+    """``(status, output)`` of a shell_exec result: "exit 1" / "timed out", and the rest."""
+    match = _EXIT.search(text)
+    if match is None or match.start() > 200:
+        return "", text
+    status = f"exit {match.group(1)}"
+    if text[: match.start()].lower().startswith("timed out"):
+        status = "timed out"
+    output = text[match.end() :].lstrip("\n")
+    return status, "" if output == "(no output)" else output
+
+
+def _shell_summary(text: str) -> str:
+    if text.startswith("Still running in the background"):
+        return one_line(text.split(";")[0], 80)
+    status, output = split_shell_output(text)
+    lines = _count_lines(output)
+    count = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"
+    return f"{status} · {count}" if status else count
 
 
 def format_tokens(count: int) -> str:
@@ -263,7 +282,7 @@ class Renderer:
         text = self._take_text()
         if text:
             self._print_markdown(text)
-        elif event.stop_reason not in {"end_turn", "error"} and event.text:
+        elif event.stop_reason not in {"end_turn", "error", "stall"} and event.text:
             self.console.print(Text(event.text, style="yellow"))
         self.end_turn()
         elapsed = time.monotonic() - self._turn_started
@@ -319,7 +338,8 @@ class Renderer:
     ) -> None:
         """A ``!cmd`` the user ran: the compact lines, then the output itself."""
         self.print_tool(call, result)
-        lines = result.text.rstrip("\n").splitlines()
+        _status, output = split_shell_output(result.text)
+        lines = output.rstrip("\n").splitlines()
         if len(lines) > max_lines:
             lines = [f"… {len(lines) - max_lines} lines above not shown", *lines[-max_lines:]]
         if lines:

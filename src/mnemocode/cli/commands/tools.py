@@ -9,6 +9,12 @@ from mnemocode.cli.commands import ReplContext, SlashCommand
 from mnemocode.cli.render import one_line
 
 
+def first_sentence(description: str, width: int = 90) -> str:
+    flat = " ".join(description.split())
+    end = flat.find(". ")
+    return one_line(flat[: end + 1] if end != -1 else flat, width)
+
+
 async def tools_command(ctx: ReplContext, arg: str) -> None:
     specs = sorted(ctx.app.tool_specs(), key=lambda s: s.name)
     if not specs:
@@ -16,9 +22,8 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
         return
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     for spec in specs:
-        first = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
         mark = Text("read-only", style="green") if spec.read_only else Text("asks", style="yellow")
-        table.add_row(Text(spec.name, style="bold"), mark, one_line(first, 90))
+        table.add_row(Text(spec.name, style="bold"), mark, first_sentence(spec.description))
     ctx.console.print(table)
     mode = ctx.app.settings.safety.mode
     ctx.console.print(Text(f"mode {mode}: read-only tools run without asking", style="dim"))
