@@ -8,11 +8,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from mnemocode.tools.builtin import builtin_tools
-
 from mnemocode.agent.context import SystemPrefix
 from mnemocode.llm.openai_format import to_tools
 from mnemocode.llm.tokens import count_tokens, encoding_name
+from mnemocode.tools.builtin import builtin_tools
 
 
 def measure() -> tuple[int, list[tuple[str, int]], int]:

@@ -277,8 +277,11 @@ class Agent:
         return result
 
     def _append_note(self, note: str) -> None:
+        # A new message, not a mutation: adapters cache converted messages by identity.
         last = self.history[-1]
-        last.content.append(TextPart(f"\n\n[mnemo] {note}"))
+        self.history[-1] = dataclasses.replace(
+            last, content=[*last.content, TextPart(f"\n\n[mnemo] {note}")]
+        )
 
     def _close_dangling_calls(self, reason: str) -> None:
         """After a cancel, answer every tool call that has no result yet."""

@@ -77,18 +77,18 @@ class TerminalApprover:
         with self._pause():
             self._show(request)
             try:
-                choice = await self._ask_choice()
-                if choice == "deny":
-                    reason = (await self._prompt("reason for the model (optional) › ")).strip()
-                    self.console.print(Text("denied", style="red"))
-                    return ApprovalDecision(False, reason, "once", "user")
+                decision: ApprovalDecision | None = await self._ask()
             except (KeyboardInterrupt, EOFError):
                 self.console.print(Text("denied (interrupted)", style="red"))
-                interrupted = True
-            else:
-                interrupted = False
-        if interrupted:
-            return await self._cancelled()
+                decision = None
+        return decision if decision is not None else await self._cancelled()
+
+    async def _ask(self) -> ApprovalDecision:
+        choice = await self._ask_choice()
+        if choice == "deny":
+            reason = (await self._prompt("reason for the model (optional) › ")).strip()
+            self.console.print(Text("denied", style="red"))
+            return ApprovalDecision(False, reason, "once", "user")
         scope: Literal["once", "session"] = "session" if choice == "session" else "once"
         return ApprovalDecision(True, "", scope, "user")
 

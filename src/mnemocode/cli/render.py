@@ -146,7 +146,7 @@ def split_shell_output(text: str) -> tuple[str, str]:
 
 def _shell_summary(text: str) -> str:
     if text.startswith("Still running in the background"):
-        return one_line(text.split(";")[0], 80)
+        return one_line(text.split(";", maxsplit=1)[0], 80)
     status, output = split_shell_output(text)
     lines = _count_lines(output)
     count = f"{lines} line{'s' if lines != 1 else ''}" if lines else "no output"

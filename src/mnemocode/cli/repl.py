@@ -32,6 +32,7 @@ from mnemocode.app import App
 from mnemocode.cli.approver import TerminalApprover
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
+from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
 from mnemocode.cli.render import Renderer, format_cost, format_tokens
 from mnemocode.core.types import Message, TextPart, ToolCall, ToolResult
@@ -255,6 +256,13 @@ class Repl:
 
     async def run(self) -> int:
         self._banner()
+        try:
+            await self._loop()
+        finally:
+            await close_model(self.app.agent.slot.model)
+        return 0
+
+    async def _loop(self) -> None:
         armed = False
         while not self.ctx.exit_requested:
             try:
@@ -269,7 +277,6 @@ class Repl:
                 break
             armed = False
             await self.handle(line)
-        return 0
 
     async def handle(self, line: str) -> None:
         text = line.strip()

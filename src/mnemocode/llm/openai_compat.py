@@ -64,6 +64,7 @@ class OpenAICompatModel:
         self.send_stream_options = True
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._conversions = fmt.ConversionCache()
 
     @classmethod
     def from_config(cls, alias: str, config: ModelConfig, api_key: str) -> OpenAICompatModel:
@@ -104,7 +105,9 @@ class OpenAICompatModel:
         official = is_openai_api(self.base_url)
         params: dict[str, Any] = {
             "model": self.model_id,
-            "messages": fmt.to_messages(request, send_reasoning=not official),
+            "messages": fmt.to_messages(
+                request, send_reasoning=not official, cache=self._conversions
+            ),
             "stream": True,
         }
         if self.send_stream_options:
@@ -148,18 +151,32 @@ class OpenAICompatModel:
         assembler.model = self.model_id
         client = self._get_client()
         received = False
+        # The SDK's typed create() re-validates every message of the history on each
+        # call (tens of ms for a long session); our body is already plain JSON, so we
+        # post it through the same client: same auth, errors and SSE decoding.
+        from openai import AsyncStream
+
+        body = {k: v for k, v in params.items() if k != "extra_body"}
+        body.update(params.get("extra_body") or {})
         try:
-            async with client.chat.completions.with_streaming_response.create(**params) as raw:
-                if "json" in raw.headers.get("content-type", "").lower():
+            stream = await client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=AsyncStream[object],
+            )
+            async with stream:
+                if "json" in stream.response.headers.get("content-type", "").lower():
                     # A complete answer although we asked for a stream (llama.cpp with tools).
                     received = True
-                    for event in self._events(await raw.json(), assembler):
+                    data = json.loads(await stream.response.aread())
+                    for event in self._events(data, assembler):
                         yield event
                 else:
-                    chunks = await raw.parse()
-                    async for chunk in chunks:
+                    async for chunk in stream:
                         received = True
-                        for event in self._events(chunk.to_dict(), assembler):
+                        for event in self._events(chunk, assembler):
                             yield event
         except Exception as exc:
             translated = self.translate_error(exc, mid_stream=received)

@@ -6,7 +6,7 @@ Kept apart from the adapter so it can be read (and tested) without the SDK.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mnemocode.core.types import (
@@ -34,7 +34,32 @@ def image_part(image: ImagePart) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": data_url(image)}}
 
 
-def to_messages(request: ModelRequest, *, send_reasoning: bool = True) -> list[dict[str, Any]]:
+class ConversionCache:
+    """Converted messages by identity: a session's history is re-sent on every call
+    and only its tail is new, so each message is converted once."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Message, dict[str, Any], list[ImagePart]]] = {}
+
+    def get(
+        self, message: Message, convert: Callable[[Message], tuple[dict[str, Any], list[ImagePart]]]
+    ) -> tuple[dict[str, Any], list[ImagePart]]:
+        hit = self._items.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1], hit[2]
+        converted, images = convert(message)
+        self._items[id(message)] = (message, converted, images)
+        return converted, images
+
+    def keep_only(self, messages: list[Message]) -> None:
+        if len(self._items) > 2 * len(messages) + 64:
+            live = {id(m) for m in messages}
+            self._items = {k: v for k, v in self._items.items() if k in live}
+
+
+def to_messages(
+    request: ModelRequest, *, send_reasoning: bool = True, cache: ConversionCache | None = None
+) -> list[dict[str, Any]]:
     """Messages for ``chat.completions.create``.
 
     - System blocks become one system message (blocks joined by a blank line).
@@ -49,20 +74,25 @@ def to_messages(request: ModelRequest, *, send_reasoning: bool = True) -> list[d
     if system:
         out.append({"role": "system", "content": system})
     pending_images: list[ImagePart] = []
+
+    def convert(message: Message) -> tuple[dict[str, Any], list[ImagePart]]:
+        if message.role == "tool":
+            return _tool_message(message)
+        if message.role == "assistant":
+            return _assistant_message(message, send_reasoning), []
+        if message.role == "system":
+            return {"role": "system", "content": message.text}, []
+        return {"role": "user", "content": _user_content(message)}, []
+
     for message in request.messages:
         if message.role != "tool" and pending_images:
             out.append(_tool_images_message(pending_images))
             pending_images = []
-        if message.role == "tool":
-            converted, images = _tool_message(message)
-            out.append(converted)
-            pending_images.extend(images)
-        elif message.role == "assistant":
-            out.append(_assistant_message(message, send_reasoning))
-        elif message.role == "system":
-            out.append({"role": "system", "content": message.text})
-        else:
-            out.append({"role": "user", "content": _user_content(message)})
+        converted, images = cache.get(message, convert) if cache else convert(message)
+        out.append(converted)
+        pending_images.extend(images)
+    if cache is not None:
+        cache.keep_only(request.messages)
     if pending_images:
         out.append(_tool_images_message(pending_images))
     return out

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 MAX_PLACES = 5
 # Character-level scan of every window when lines × block chars stays under this.
-FULL_SCAN_BUDGET = 400_000
+FULL_SCAN_BUDGET = 300_000
+# In that scan, skip windows whose ratio cannot reach this (difflib's upper bounds):
+# they could neither match nor tie with a match.
+PRUNE_BELOW = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,10 @@ class Window:
 def similar_windows(
     lines: Sequence[str], block: Sequence[str], max_places: int = MAX_PLACES
 ) -> list[Window]:
-    """The places most similar to ``block``, best first, none overlapping another."""
+    """The places most similar to ``block``, best first, none overlapping another.
+
+    Scores are difflib ratios, except for places sharing under half of the block's
+    lines, which keep that share as a rough score (enough to show them as hints)."""
     n, total = len(block), len(lines)
     if n == 0 or total == 0:
         return []
@@ -48,18 +54,20 @@ def similar_windows(
     target = "\n".join(block)
     scorer = _CharScorer(lines, target)
     coarse = _distinct(_line_overlap(lines, block, sizes))[:max_places]
-    if total * len(target) <= FULL_SCAN_BUDGET:
-        starts: Iterable[int] = range(total)
-    else:
-        # The best place is refined with its neighbours; the others are only scored.
-        best = coarse[:1]
-        starts = {s for w in best for s in (w.start - 1, w.start, w.start + 1) if s >= 0}
+    if coarse:
+        best = coarse[0]
+        for start in (best.start - 1, best.start, best.start + 1):
+            for size in sizes:
+                scorer.score(start, size)
         for w in coarse[1:]:
-            scorer.score(w.start, w.size)
-    for start in starts:
-        for size in sizes:
-            if start + size <= total:
-                scorer.score(start, size, prune=True)
+            if w.score >= 0.5:
+                scorer.score(w.start, w.size)
+            else:
+                scorer.scored.append(w)
+    if total * len(target) <= FULL_SCAN_BUDGET:
+        for start in range(total):
+            for size in sizes:
+                scorer.score(start, size, prune_below=PRUNE_BELOW)
     return _distinct(scorer.scored)[:max_places]
 
 
@@ -71,12 +79,15 @@ class _CharScorer:
         self.scored: list[Window] = []
         self._done: set[tuple[int, int]] = set()
 
-    def score(self, start: int, size: int, prune: bool = False) -> None:
-        if (start, size) in self._done:
+    def score(self, start: int, size: int, prune_below: float = 0.0) -> None:
+        if start < 0 or start + size > len(self.lines) or (start, size) in self._done:
             return
         self._done.add((start, size))
         self.matcher.set_seq1("\n".join(self.lines[start : start + size]))
-        if prune and (self.matcher.real_quick_ratio() < 0.5 or self.matcher.quick_ratio() < 0.5):
+        if prune_below and (
+            self.matcher.real_quick_ratio() < prune_below
+            or self.matcher.quick_ratio() < prune_below
+        ):
             return
         self.scored.append(Window(start, size, self.matcher.ratio()))
 

@@ -29,7 +29,7 @@ async def model_command(ctx: ReplContext, arg: str) -> None:
     if arg == app.model_alias:
         ctx.console.print(Text(f"already using {arg}", style="dim"))
         return
-    previous = app.model_alias
+    previous, old_model = app.model_alias, app.agent.slot.model
     try:
         with ctx.renderer.status(f"checking {arg}…"):
             await app.switch_model(arg)
@@ -39,7 +39,18 @@ async def model_command(ctx: ReplContext, arg: str) -> None:
         return
     config = app.model_config
     ctx.console.print(Text(f"now using {arg} ({config.model})", style="green"))
+    await close_model(old_model)
     _save(ctx, arg)
+
+
+async def close_model(model: object) -> None:
+    """Release a model's connections (SDK clients) when it has ``aclose``."""
+    aclose = getattr(model, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing is best effort; the session goes on
+            return
 
 
 def _save(ctx: ReplContext, alias: str) -> None:

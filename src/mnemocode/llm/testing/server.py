@@ -46,6 +46,8 @@ class RecordedRequest:
             "path": self.path,
             "headers": self.headers,
             "body": self.body,
+            "raw": self.raw.decode("utf-8", errors="replace"),
+            "server_seconds": self.server_seconds,
         }
 
 
@@ -64,6 +66,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # SSE sends many small writes; with Nagle on, each waits for the client's
+    # delayed ACK (~40 ms on loopback) and the client looks slow.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
