@@ -42,6 +42,7 @@ from mnemocode.core.types import (
     ToolResult,
     Usage,
 )
+from mnemocode.llm.cost import CostTracker
 
 Emit = Callable[[AgentEvent], None]
 Pricer = Callable[[Usage], float | None]
@@ -54,19 +55,6 @@ class ModelSlot:
     model: ChatModel
     context_window: int
     price: Pricer = lambda _usage: None
-
-
-@dataclass(slots=True)
-class SessionTotals:
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float | None = None
-    model_calls: int = 0
-
-    def add(self, usage: Usage, cost: float | None) -> None:
-        self.usage = self.usage + usage
-        self.model_calls += 1
-        if cost is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + cost
 
 
 @dataclass(slots=True)
@@ -108,7 +96,7 @@ class Agent:
         self.config = config
         self.meter = meter
         self.history: list[Message] = history if history is not None else []
-        self.totals = SessionTotals()
+        self.totals = CostTracker()
         self.turns = 0
 
     # ---- one turn ------------------------------------------------------------
@@ -150,6 +138,9 @@ class Agent:
         except asyncio.CancelledError:
             self._close_dangling_calls("cancelled by the user")
             emit(Notice("info", "Interrupted."))
+            raise
+        except Exception:
+            self._close_dangling_calls("an internal error stopped the turn")
             raise
 
     # ---- the model -----------------------------------------------------------
@@ -199,12 +190,9 @@ class Agent:
                 "the stream ended without a final response", model=self.slot.model.name
             )
         cost = self.slot.price(response.usage)
-        self.totals.add(response.usage, cost)
-        emit(
-            ModelCallFinished(
-                self.slot.model.name, response.usage, cost, time.perf_counter() - started
-            )
-        )
+        duration = time.perf_counter() - started
+        self.totals.record(self.slot.model.name, response.usage, cost, duration)
+        emit(ModelCallFinished(self.slot.model.name, response.usage, cost, duration))
         self.history.append(response.message)
         return response
 
@@ -261,7 +249,7 @@ class Agent:
         started = time.perf_counter()
         result = _invalid_arguments(call)
         if result is None:
-            ctx = dataclasses.replace(self.tool_context, current_call_id=call.id)
+            ctx = dataclasses.replace(self.tool_context, current_call_id=call.id, emit=emit)
             try:
                 result = await self.toolset.call(call, ctx)
             except asyncio.CancelledError:

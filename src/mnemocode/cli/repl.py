@@ -238,7 +238,6 @@ class Repl:
         self.session = make_session(app, self.ctx, input, output)
         self.control = TurnControl(self.session.app.input)
         self._shell_runs = 0
-        app.agent.tool_context.emit = self.renderer
         approver = app.guard.approver
         if isinstance(approver, TerminalApprover):
             approver.bind(
@@ -332,7 +331,9 @@ class Repl:
             return
         self._shell_runs += 1
         call = ToolCall(f"user_shell_{self._shell_runs}", "shell_exec", {"command": command})
-        ctx = dataclasses.replace(self.app.agent.tool_context, current_call_id=call.id)
+        ctx = dataclasses.replace(
+            self.app.agent.tool_context, current_call_id=call.id, emit=self.renderer
+        )
         self.renderer.begin_tool(call)
         try:
             result, cancelled = await self.control.run(self.app.guard.call(call, ctx))
@@ -342,7 +343,8 @@ class Repl:
             self.console.print(Text("Interrupted.", style="dim"))
             return
         self.renderer.print_command_output(call, result)
-        self.ctx.shell_notes.append(shell_note(command, result))
+        if not result.is_error:  # a refused command ran nothing the model should hear of
+            self.ctx.shell_notes.append(shell_note(command, result))
 
     def _banner(self) -> None:
         app = self.app

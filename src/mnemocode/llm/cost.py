@@ -132,11 +132,20 @@ class CostTracker:
         input_price: float | None = None,
         output_price: float | None = None,
     ) -> CallRecord:
-        record = CallRecord(
-            model_id, usage, cost_usd(model_id, usage, input_price, output_price), duration_s
-        )
-        self.calls.append(record)
-        return record
+        cost = cost_usd(model_id, usage, input_price, output_price)
+        return self.record(model_id, usage, cost, duration_s)
+
+    def record(
+        self, model: str, usage: Usage, cost: float | None, duration_s: float = 0.0
+    ) -> CallRecord:
+        """Add a call whose cost is already known (or unknown: None)."""
+        entry = CallRecord(model, usage, cost, duration_s)
+        self.calls.append(entry)
+        return entry
+
+    @property
+    def model_calls(self) -> int:
+        return len(self.calls)
 
     @property
     def usage(self) -> Usage:

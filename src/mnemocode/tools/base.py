@@ -106,7 +106,7 @@ def tool(*, name: str | None = None, read_only: bool = False) -> Callable[[ToolF
                 annotation,
                 Field(default, description=param_docs.get(param.name) or None),
             )
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{function.__name__}_args",
             __config__=ConfigDict(extra="forbid"),
             **fields,

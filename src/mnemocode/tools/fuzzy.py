@@ -19,11 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 MAX_PLACES = 5
-# Character-level scan of every window when lines × block chars stays under this.
-FULL_SCAN_BUDGET = 300_000
-# In that scan, skip windows whose ratio cannot reach this (difflib's upper bounds):
-# they could neither match nor tie with a match.
+# Blocks of at most this many lines are compared with every window, not only with
+# the places that share whole lines with them (one typo per line defeats those).
+SHORT_BLOCK_LINES = 3
+MAX_FULL_SCAN_LINES = 20_000
+# In that scan, skip windows whose similarity cannot reach this (difflib's upper
+# bounds): they could neither match nor tie with a match.
 PRUNE_BELOW = 0.75
+# A run of differing lines longer than this (in chars, both sides) counts as no match.
+MAX_CHUNK_CHARS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +49,13 @@ def similar_windows(
 ) -> list[Window]:
     """The places most similar to ``block``, best first, none overlapping another.
 
-    Scores are difflib ratios, except for places sharing under half of the block's
-    lines, which keep that share as a rough score (enough to show them as hints)."""
+    Scores approximate difflib's character ratio; places sharing under half of the
+    block's lines keep that share as a rough score (enough to show them as hints)."""
     n, total = len(block), len(lines)
     if n == 0 or total == 0:
         return []
     sizes = sorted({max(1, n - 1), n, n + 1} & set(range(1, total + 1)))
-    target = "\n".join(block)
-    scorer = _CharScorer(lines, target)
+    scorer = _Scorer(lines, block)
     coarse = _distinct(_line_overlap(lines, block, sizes))[:max_places]
     if coarse:
         best = coarse[0]
@@ -64,32 +67,64 @@ def similar_windows(
                 scorer.score(w.start, w.size)
             else:
                 scorer.scored.append(w)
-    if total * len(target) <= FULL_SCAN_BUDGET:
+    if n <= SHORT_BLOCK_LINES and total <= MAX_FULL_SCAN_LINES:
         for start in range(total):
             for size in sizes:
                 scorer.score(start, size, prune_below=PRUNE_BELOW)
     return _distinct(scorer.scored)[:max_places]
 
 
-class _CharScorer:
-    def __init__(self, lines: Sequence[str], target: str) -> None:
+class _Scorer:
+    def __init__(self, lines: Sequence[str], block: Sequence[str]) -> None:
         self.lines = lines
-        self.matcher = difflib.SequenceMatcher(None, autojunk=False)
-        self.matcher.set_seq2(target)  # difflib caches what it learns about seq2
+        self.block = list(block)
+        self.block_chars = sum(len(line) + 1 for line in block)
         self.scored: list[Window] = []
         self._done: set[tuple[int, int]] = set()
+        self._quick = difflib.SequenceMatcher(None, autojunk=False)
+        self._quick.set_seq2("\n".join(block))
 
     def score(self, start: int, size: int, prune_below: float = 0.0) -> None:
         if start < 0 or start + size > len(self.lines) or (start, size) in self._done:
             return
         self._done.add((start, size))
-        self.matcher.set_seq1("\n".join(self.lines[start : start + size]))
-        if prune_below and (
-            self.matcher.real_quick_ratio() < prune_below
-            or self.matcher.quick_ratio() < prune_below
-        ):
-            return
-        self.scored.append(Window(start, size, self.matcher.ratio()))
+        window = list(self.lines[start : start + size])
+        if prune_below:
+            self._quick.set_seq1("\n".join(window))
+            if (
+                self._quick.real_quick_ratio() < prune_below
+                or self._quick.quick_ratio() < prune_below
+            ):
+                return
+        self.scored.append(Window(start, size, self.similarity(window)))
+
+    def similarity(self, window: list[str]) -> float:
+        """difflib's ratio 2·M/T, with M counted line-wise: equal lines match
+        whole, differing lines by their own character ratio."""
+        total = self.block_chars + sum(len(line) + 1 for line in window)
+        matched = 0.0
+        lines = difflib.SequenceMatcher(None, window, self.block, autojunk=False)
+        for tag, i1, i2, j1, j2 in lines.get_opcodes():
+            if tag == "equal":
+                matched += 2 * sum(len(line) + 1 for line in window[i1:i2])
+            elif tag == "replace":
+                matched += _chunk_matched(window[i1:i2], self.block[j1:j2])
+        return min(1.0, matched / total) if total else 0.0
+
+
+def _chunk_matched(have: list[str], want: list[str]) -> float:
+    """Matched characters (both sides) between two runs of differing lines."""
+    pairs = list(zip(have, want, strict=True)) if len(have) == len(want) else []
+    if not pairs:
+        a, b = "\n".join(have), "\n".join(want)
+        if len(a) + len(b) > MAX_CHUNK_CHARS:
+            return 0.0
+        pairs = [(a, b)]
+    matched = 0.0
+    for a, b in pairs:
+        ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() if a or b else 1.0
+        matched += ratio * (len(a) + len(b)) + (2 if len(have) == len(want) else 0)
+    return matched
 
 
 def _line_overlap(lines: Sequence[str], block: Sequence[str], sizes: Sequence[int]) -> list[Window]:

@@ -32,7 +32,7 @@ async def btw_command(ctx: ReplContext, arg: str) -> None:
     except MnemoError as exc:
         ctx.console.print(Text(f"✗ {exc.one_line()}", style="bold red"))
         return
-    agent.totals.add(response.usage, agent.slot.price(response.usage))
+    agent.totals.record(agent.slot.model.name, response.usage, agent.slot.price(response.usage))
     ctx.console.print(Markdown(response.message.text or "(no answer)"))
 
 
