@@ -112,7 +112,7 @@ def test_fuzzy_refuses_when_two_places_are_equally_close() -> None:
 
 def test_no_match_shows_the_closest_places_with_line_numbers() -> None:
     with pytest.raises(NoMatchError) as info:
-        apply_edit(CODE, "def load(path, mode):\n    with open(path, mode) as f:\n", "x")
+        apply_edit(CODE, "def load(path, mode, retries=3):\n    with io.open(path) as f:\n", "x")
     message = str(info.value)
     assert "not found" in message and "lines 4-5" in message
     assert "     4\tdef load(path):" in message
@@ -129,11 +129,15 @@ def test_identical_and_empty_old_strings_are_errors() -> None:
 
 
 def test_deleting_whole_lines_leaves_no_blank_line() -> None:
-    text = "a\n  b  \nc\n"
-    result = apply_edit(text, "b\n", "")  # exact: deletes "b\n" inside the line
+    assert apply_edit("a\nb\nc\n", "b\n", "").text == "a\nc\n"  # exact
+    result = apply_edit("a\n  b  \nc\n", "b", "")  # exact, inside the line
     assert result.text == "a\n    \nc\n"
-    result = apply_edit(text, "  b\n", "")  # whitespace level: whole line goes
-    assert result.level == "whitespace" and result.text == "a\nc\n"
+    result = apply_edit("a\n  b  c\nd\n", "  b c\n", "")  # whitespace level: whole line
+    assert result.level == "whitespace" and result.text == "a\nd\n"
+    result = apply_edit("a\nb\n  c", "c", "")  # the last line, no newline after it
+    assert result.text == "a\nb\n  "
+    result = apply_edit("a\nb\n  c  d", "c d", "")
+    assert result.level == "indent" and result.text == "a\nb"
 
 
 def test_blank_lines_around_old_are_not_required() -> None:

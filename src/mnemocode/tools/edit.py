@@ -288,14 +288,12 @@ def _fuzzy(lines: _Lines, block: list[str], old: str) -> Match:
         for w in places[:3]
         if w.score >= 0.4
     ]
-    message = "old_string was not found."
-    if candidates:
-        shown = "\n".join(
-            f"lines {c.line}-{c.end_line} ({c.score:.0%} similar):\n{c.snippet}" for c in candidates
-        )
-        message += f" Closest places:\n{shown}\n"
-    message += " Read the file again (file_read) and copy the text exactly, including indentation."
-    raise NoMatchError(message, candidates)
+    advice = "Read the file again (file_read) and copy the text exactly, including indentation."
+    shown = "\n".join(
+        f"lines {c.line}-{c.end_line} ({c.score:.0%} similar):\n{c.snippet}" for c in candidates
+    )
+    closest = f" Closest places:\n{shown}\n" if candidates else " "
+    raise NoMatchError(f"old_string was not found.{closest}{advice}", candidates)
 
 
 def _window_delta(lines: _Lines, window: Window, block: list[str]) -> tuple[str, str]:

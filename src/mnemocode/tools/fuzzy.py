@@ -23,9 +23,11 @@ MAX_PLACES = 5
 # the places that share whole lines with them (one typo per line defeats those).
 SHORT_BLOCK_LINES = 3
 MAX_FULL_SCAN_LINES = 20_000
-# In that scan, skip windows whose similarity cannot reach this (difflib's upper
-# bounds): they could neither match nor tie with a match.
+# In that scan, windows whose similarity cannot reach this (by difflib's upper
+# bounds) could neither match nor tie with a match: only the best few of them are
+# scored, as hints for the no-match message.
 PRUNE_BELOW = 0.75
+HINTS_SCANNED = 10
 # A run of differing lines longer than this (in chars, both sides) counts as no match.
 MAX_CHUNK_CHARS = 2_000
 
@@ -68,9 +70,18 @@ def similar_windows(
             else:
                 scorer.scored.append(w)
     if n <= SHORT_BLOCK_LINES and total <= MAX_FULL_SCAN_LINES:
-        for start in range(total):
-            for size in sizes:
-                scorer.score(start, size, prune_below=PRUNE_BELOW)
+        bounds = sorted(
+            (
+                (scorer.upper_bound(start, size), start, size)
+                for start in range(total)
+                for size in sizes
+            ),
+            reverse=True,
+        )
+        for rank, (bound, start, size) in enumerate(bounds):
+            if bound < PRUNE_BELOW and rank >= HINTS_SCANNED:
+                break
+            scorer.score(start, size)
     return _distinct(scorer.scored)[:max_places]
 
 
@@ -84,21 +95,21 @@ class _Scorer:
         self._quick = difflib.SequenceMatcher(None, autojunk=False)
         self._quick.set_seq2("\n".join(block))
 
-    def score(self, start: int, size: int, prune_below: float = 0.0) -> None:
+    def score(self, start: int, size: int) -> None:
         if start < 0 or start + size > len(self.lines) or (start, size) in self._done:
             return
         self._done.add((start, size))
-        window = list(self.lines[start : start + size])
-        if prune_below:
-            self._quick.set_seq1("\n".join(window))
-            if (
-                self._quick.real_quick_ratio() < prune_below
-                or self._quick.quick_ratio() < prune_below
-            ):
-                return
-        self.scored.append(Window(start, size, self.similarity(window)))
+        self.scored.append(Window(start, size, self.similarity(self.lines[start : start + size])))
 
-    def similarity(self, window: list[str]) -> float:
+    def upper_bound(self, start: int, size: int) -> float:
+        """difflib's cheap upper bounds of the character ratio (0 when out of range)."""
+        if start + size > len(self.lines):
+            return 0.0
+        self._quick.set_seq1("\n".join(self.lines[start : start + size]))
+        bound = self._quick.real_quick_ratio()
+        return min(bound, self._quick.quick_ratio()) if bound >= 0.4 else bound
+
+    def similarity(self, window: Sequence[str]) -> float:
         """difflib's ratio 2·M/T, with M counted line-wise: equal lines match
         whole, differing lines by their own character ratio."""
         total = self.block_chars + sum(len(line) + 1 for line in window)
@@ -112,7 +123,7 @@ class _Scorer:
         return min(1.0, matched / total) if total else 0.0
 
 
-def _chunk_matched(have: list[str], want: list[str]) -> float:
+def _chunk_matched(have: Sequence[str], want: Sequence[str]) -> float:
     """Matched characters (both sides) between two runs of differing lines."""
     pairs = list(zip(have, want, strict=True)) if len(have) == len(want) else []
     if not pairs:
