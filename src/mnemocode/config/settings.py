@@ -61,6 +61,7 @@ class AgentConfig(_Strict):
 
 
 class ToolsConfig(_Strict):
+    shell_max_output_bytes: int = Field(default=30_000, gt=1_000)
     shell_timeout_s: float = Field(default=120.0, gt=0)
     shell_background_after_s: float | None = Field(default=None, gt=0)
     web_search_backend: str = "duckduckgo"

@@ -32,6 +32,7 @@ from mnemocode.core.errors import ToolError
 from mnemocode.core.protocols import CommandResult, CommandSpec
 
 _READ_CHUNK = 65536
+_READ_BURST = 16
 _POLL_MIN_S = 0.005
 _POLL_MAX_S = 0.05
 # After the command exits, how long to keep reading output that grandchildren
@@ -207,16 +208,18 @@ class LocalSandbox:
         )
 
     async def _drain(self, run: _Running) -> None:
-        """Read what is left. A pipe may still be held open by grandchildren: give
-        them a moment, then stop listening (they get SIGPIPE if they write again)."""
-        deadline = time.monotonic() + _DRAIN_AFTER_EXIT_S
+        """Read what is left after the command exited. A pipe may still be held open
+        by grandchildren: give them a moment, then stop listening (they get SIGPIPE
+        if they write again). A log file is read up to its current end."""
+        now = time.monotonic()
+        quiet_deadline, hard_deadline = now + _DRAIN_AFTER_EXIT_S, now + 10 * _DRAIN_AFTER_EXIT_S
         while True:
             data, eof = _read_available(run.read_fd)
             run.out.feed(data)
-            if eof or run.log_path is not None or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if eof or now >= hard_deadline or (not data and now >= quiet_deadline):
                 break
-            if not data:
-                await asyncio.sleep(_POLL_MIN_S)
+            await asyncio.sleep(0 if data else _POLL_MIN_S)
         run.out.flush()
 
     async def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
@@ -297,17 +300,19 @@ class _Output:
 
 
 def _read_available(fd: int) -> tuple[bytes, bool]:
-    """Everything readable right now from a non-blocking pipe or a growing file;
-    ``eof`` is True when a pipe has no writers left (a file never reports eof)."""
+    """What is readable right now (at most a burst, so a fast writer cannot starve
+    the event loop) from a non-blocking pipe or a growing file. ``eof``: the pipe has
+    no writers left, or the file has nothing more for now."""
     chunks: list[bytes] = []
-    while True:
+    for _ in range(_READ_BURST):
         try:
             chunk = os.read(fd, _READ_CHUNK)
         except BlockingIOError:
-            return b"".join(chunks), False
+            break
         if not chunk:
             return b"".join(chunks), True
         chunks.append(chunk)
+    return b"".join(chunks), False
 
 
 def _limits_setter(limits: ResourceLimits) -> Callable[[], None] | None:

@@ -88,6 +88,18 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
+def _compact_optionals(schema: dict[str, Any]) -> None:
+    """``x: T | None = None`` becomes plain ``T`` (it is not required anyway): the
+    ``anyOf [T, null]`` + ``default: null`` pydantic writes costs ~15 tokens a field."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if prop.get("default", 0) is None and isinstance(options, list) and len(options) == 2:
+            rest = [o for o in options if o != {"type": "null"}]
+            if len(rest) == 1:
+                del prop["anyOf"], prop["default"]
+                prop.update(rest[0])
+
+
 def tool(*, name: str | None = None, read_only: bool = False) -> Callable[[ToolFunction], Tool]:
     """Turn an async function into a ``Tool``."""
 
@@ -112,6 +124,7 @@ def tool(*, name: str | None = None, read_only: bool = False) -> Callable[[ToolF
             **fields,
         )
         schema = _strip_titles(model.model_json_schema())
+        _compact_optionals(schema)
         schema.pop("additionalProperties", None)
         spec = ToolSpec(name or function.__name__, description, schema, read_only)
         return Tool(spec, function, model, context_param)

@@ -24,7 +24,14 @@ from typing import Literal
 from mnemocode.core.errors import ToolError
 from mnemocode.core.protocols import ToolContext
 from mnemocode.tools.base import tool
-from mnemocode.tools.files import atomic_write, decode_text, encode_text, read_bytes, resolve
+from mnemocode.tools.files import (
+    atomic_write,
+    count_lines,
+    decode_text,
+    encode_text,
+    read_bytes,
+    resolve,
+)
 from mnemocode.tools.fuzzy import Window, similar_windows
 
 Level = Literal["exact", "whitespace", "indent", "fuzzy"]
@@ -367,11 +374,10 @@ MAX_DIFF_LINES = 60
 async def file_edit(
     ctx: ToolContext, path: str, old_string: str, new_string: str, replace_all: bool = False
 ) -> str:
-    """Replace text in a file. old_string must match one place (whitespace and
-    indentation differences are tolerated); include enough lines to be unique.
+    """Replace text in a file; old_string must match one place (indentation may differ).
 
     Args:
-        path: File path, relative to the project root or absolute.
+        path: Relative to the project root, or absolute.
         old_string: Text to replace; empty to create a new file.
         new_string: Replacement text.
         replace_all: Replace every occurrence.
@@ -381,7 +387,7 @@ async def file_edit(
         if old_string:
             raise ToolError(f"{path} does not exist (an empty old_string creates it)")
         atomic_write(target, new_string.encode("utf-8"))
-        return f"Created {path} ({_count_lines(new_string)} lines)."
+        return f"Created {path} ({count_lines(new_string)})."
     decoded = decode_text(read_bytes(target, path))
     if decoded is None:
         raise ToolError(f"{path} is binary; file_edit only edits text files")
@@ -389,7 +395,7 @@ async def file_edit(
         if decoded.text:
             raise ToolError(f"{path} is not empty: give the text to replace in old_string")
         atomic_write(target, encode_text(new_string.replace("\r\n", "\n"), decoded))
-        return f"Wrote {path} ({_count_lines(new_string)} lines)."
+        return f"Wrote {path} ({count_lines(new_string)})."
     try:
         result = apply_edit(decoded.text, old_string, new_string, replace_all)
     except EditError as exc:
@@ -418,7 +424,3 @@ def _summary(path: str, before: str, result: EditResult) -> str:
     if len(diff) > MAX_DIFF_LINES:
         diff = [*diff[:MAX_DIFF_LINES], f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
     return f"{head}{notes[result.level]}.\n" + "\n".join(line[:300] for line in diff)
-
-
-def _count_lines(text: str) -> int:
-    return text.count("\n") + (0 if text.endswith("\n") or not text else 1)

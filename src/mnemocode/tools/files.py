@@ -223,6 +223,12 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def count_lines(text: str) -> str:
+    """ "N lines" of a text (a last line without a newline counts)."""
+    n = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
 def line_change_summary(old: str, new: str) -> str:
     added = removed = 0
     matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
@@ -247,7 +253,7 @@ async def file_read(
     """Read a text file with line numbers, or view an image.
 
     Args:
-        path: File path, relative to the project root or absolute.
+        path: Relative to the project root, or absolute.
         offset: First line to read (1-based).
         limit: Max lines to return.
         force: Return the content even if unchanged since your last read.
@@ -324,7 +330,7 @@ async def file_write(
     """Create or overwrite a whole file. Prefer file_edit to change part of a file.
 
     Args:
-        path: File path, relative to the project root or absolute.
+        path: Relative to the project root, or absolute.
         content: The complete new content.
         overwrite_shrink: Allow replacing a file with content much smaller than it.
     """
@@ -333,7 +339,8 @@ async def file_write(
         raise ToolError(f"{path} is a directory")
     old: DecodedText | None = None
     old_size = 0
-    if target.exists():
+    existed = target.exists()
+    if existed:
         data = read_bytes(target, path)
         old_size = len(data)
         old = decode_text(data)
@@ -351,8 +358,7 @@ async def file_write(
             "or pass overwrite_shrink=true to replace it."
         )
     atomic_write(target, new_data)
-    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    if old is None and old_size == 0:
-        return f"Created {path} ({lines} lines)."
+    if not existed:
+        return f"Created {path} ({count_lines(text)})."
     change = line_change_summary(old.text, text) if old is not None else "binary replaced"
-    return f"Wrote {path} ({lines} lines, {change})."
+    return f"Wrote {path} ({count_lines(text)}, {change})."

@@ -19,21 +19,22 @@ async def shell_exec(
     command: str,
     timeout_s: float | None = None,
     background_after_s: float | None = None,
-    cwd: str | None = None,
+    cwd: str = "",
 ) -> str:
     """Run a bash command; returns exit code and combined stdout/stderr.
 
     Args:
         command: The command line.
         timeout_s: Kill it after this many seconds (default 120).
-        background_after_s: If still running after this many seconds, leave it running
-            in the background (servers, watchers).
-        cwd: Working directory relative to the project root.
+        background_after_s: Move it to the background if still running after this many
+            seconds (servers, watchers).
+        cwd: Working directory, relative to the project root.
     """
     if not command.strip():
         raise ToolError("command is empty")
-    timeout = timeout_s if timeout_s is not None else ctx.settings.get("shell_timeout_s")
-    timeout = float(timeout or DEFAULT_TIMEOUT_S)
+    timeout = timeout_s
+    if timeout is None:
+        timeout = float(ctx.settings.get("shell_timeout_s") or DEFAULT_TIMEOUT_S)
     background = background_after_s
     if background is None:
         background = ctx.settings.get("shell_background_after_s")

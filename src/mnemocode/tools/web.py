@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 from typing import Any
 
@@ -79,7 +80,11 @@ async def web_fetch(ctx: ToolContext, url: str, max_chars: int = DEFAULT_MAX_CHA
     mime = content_type.split(";")[0].strip().lower()
     charset = "utf-8"
     if "charset=" in content_type:
-        charset = content_type.split("charset=")[1].split(";")[0].strip() or "utf-8"
+        charset = content_type.split("charset=")[1].split(";")[0].strip().strip('"') or "utf-8"
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            charset = "utf-8"  # a server naming a charset that does not exist
     if mime in {"text/html", "application/xhtml+xml"} or (not mime and data.lstrip()[:1] == b"<"):
         html = data.decode(charset, errors="replace")
         title, text = await asyncio.to_thread(html_to_markdown, html, final_url)
