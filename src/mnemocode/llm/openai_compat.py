@@ -101,30 +101,29 @@ class OpenAICompatModel:
         self._client = self._loop = None
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
-        """The keyword arguments for ``chat.completions.create``."""
+        """The request body. Stable fields first and ``messages`` last, so each
+        request is a byte-identical prefix of the next (prefix caches, and servers
+        like llama.cpp that reuse the evaluated prompt, see the longest match)."""
         official = is_openai_api(self.base_url)
-        params: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": fmt.to_messages(
-                request, send_reasoning=not official, cache=self._conversions
-            ),
-            "stream": True,
-        }
+        params: dict[str, Any] = {"model": self.model_id, "stream": True}
         if self.send_stream_options:
             params["stream_options"] = {"include_usage": True}
-        if request.tools:
-            params["tools"] = fmt.to_tools(request.tools)
-            choice = fmt.to_tool_choice(request.tool_choice)
-            if choice is not None:
-                params["tool_choice"] = choice
         temperature = request.temperature if request.temperature is not None else self.temperature
         if temperature is not None:
             params["temperature"] = temperature
         max_tokens = request.max_output_tokens or self.max_output_tokens
         if max_tokens:
             params["max_completion_tokens" if official else "max_tokens"] = max_tokens
+        if request.tools:
+            params["tools"] = fmt.to_tools(request.tools)
+            choice = fmt.to_tool_choice(request.tool_choice)
+            if choice is not None:
+                params["tool_choice"] = choice
         if self.extra_body:
             params["extra_body"] = dict(self.extra_body)
+        params["messages"] = fmt.to_messages(
+            request, send_reasoning=not official, cache=self._conversions
+        )
         return params
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -156,8 +155,9 @@ class OpenAICompatModel:
         # post it through the same client: same auth, errors and SSE decoding.
         from openai import AsyncStream
 
-        body = {k: v for k, v in params.items() if k != "extra_body"}
+        body = {k: v for k, v in params.items() if k not in {"extra_body", "messages"}}
         body.update(params.get("extra_body") or {})
+        body["messages"] = params["messages"]
         try:
             stream = await client.post(
                 "/chat/completions",
