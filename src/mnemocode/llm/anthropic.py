@@ -8,17 +8,16 @@ sends them back as the API requires.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from mnemocode.config.settings import ModelConfig
 from mnemocode.core.errors import ModelError, ModelServerError
 from mnemocode.core.types import ModelRequest, StreamEvent
 from mnemocode.llm import anthropic_format as fmt
 from mnemocode.llm.base import StreamAssembler
 from mnemocode.llm.errors import connection_error, error_from_status, one_line, server_message
+from mnemocode.llm.provider import ProviderModel
 
 DEFAULT_MAX_TOKENS = 8192
 
@@ -99,66 +98,19 @@ class _AnthropicStream:
             yield reasoning
 
 
-class AnthropicModel:
+class AnthropicModel(ProviderModel):
     """A ``ChatModel`` on the Anthropic Messages API; ``name`` is the alias."""
 
-    def __init__(
-        self,
-        model_id: str,
-        *,
-        name: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 600.0,
-        max_output_tokens: int | None = None,
-        temperature: float | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        cache_messages: bool = True,
-    ) -> None:
-        self.model_id = model_id
-        self._name = name or model_id
-        self.base_url = base_url
-        self._api_key = api_key
-        self.timeout = timeout
-        self.max_output_tokens = max_output_tokens
-        self.temperature = temperature
-        self.extra_body = dict(extra_body or {})
+    def __init__(self, model_id: str, *, cache_messages: bool = True, **settings: Any) -> None:
+        super().__init__(model_id, **settings)
         self.cache_messages = cache_messages
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    @classmethod
-    def from_config(cls, alias: str, config: ModelConfig, api_key: str) -> AnthropicModel:
-        return cls(
-            config.model,
-            name=alias,
-            base_url=config.base_url,
-            api_key=api_key,
-            timeout=config.timeout_s,
-            max_output_tokens=config.max_output_tokens,
-            temperature=config.temperature,
-            extra_body=config.extra_body,
+    def _make_client(self) -> Any:
+        from anthropic import AsyncAnthropic
+
+        return AsyncAnthropic(
+            api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            from anthropic import AsyncAnthropic
-
-            self._client = AsyncAnthropic(
-                api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
-            )
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            await self._client.close()
-        self._client = self._loop = None
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The keyword arguments for ``messages.create``."""

@@ -16,18 +16,17 @@ does that). Server quirks handled here:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from mnemocode.config.settings import ModelConfig
 from mnemocode.core.errors import ModelBadRequestError, ModelError, ModelServerError
 from mnemocode.core.types import ModelRequest, ResponseDone, StreamEvent
 from mnemocode.llm import openai_format as fmt
 from mnemocode.llm.base import StreamAssembler
 from mnemocode.llm.errors import connection_error, error_from_status, one_line, server_message
+from mnemocode.llm.provider import ProviderModel
 from mnemocode.llm.tokens import estimate_usage
 
 PLACEHOLDER_KEY = "not-needed"
@@ -38,67 +37,21 @@ def is_openai_api(base_url: str | None) -> bool:
     return base_url is None or "api.openai.com" in base_url
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(ProviderModel):
     """A ``ChatModel`` on ``POST {base_url}/chat/completions``; ``name`` is the alias."""
 
-    def __init__(
-        self,
-        model_id: str,
-        *,
-        name: str | None = None,
-        base_url: str | None = None,
-        api_key: str = PLACEHOLDER_KEY,
-        timeout: float = 600.0,
-        max_output_tokens: int | None = None,
-        temperature: float | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.model_id = model_id
-        self._name = name or model_id
-        self.base_url = base_url
-        self._api_key = api_key
-        self.timeout = timeout
-        self.max_output_tokens = max_output_tokens
-        self.temperature = temperature
-        self.extra_body = dict(extra_body or {})
+    def __init__(self, model_id: str, **settings: Any) -> None:
+        settings["api_key"] = settings.get("api_key") or PLACEHOLDER_KEY
+        super().__init__(model_id, **settings)
         self.send_stream_options = True
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._conversions = fmt.ConversionCache()
 
-    @classmethod
-    def from_config(cls, alias: str, config: ModelConfig, api_key: str) -> OpenAICompatModel:
-        return cls(
-            config.model,
-            name=alias,
-            base_url=config.base_url,
-            api_key=api_key,
-            timeout=config.timeout_s,
-            max_output_tokens=config.max_output_tokens,
-            temperature=config.temperature,
-            extra_body=config.extra_body,
+    def _make_client(self) -> Any:
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(
+            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _get_client(self) -> Any:
-        """The SDK client of the running event loop (connections belong to one loop)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            from openai import AsyncOpenAI
-
-            self._client = AsyncOpenAI(
-                base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout
-            )
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            await self._client.close()
-        self._client = self._loop = None
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The request body. Stable fields first and ``messages`` last, so each
