@@ -57,9 +57,6 @@ async def _wait_for(path: Path) -> str:
     return path.read_text()
 
 
-pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
-
-
 async def test_output_streams_while_running_and_stderr_is_merged(tmp_path: Path) -> None:
     chunks: list[tuple[float, str]] = []
     command = "echo first; echo oops >&2; sleep 0.4; echo second; exit 3"

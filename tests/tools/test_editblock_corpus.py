@@ -41,8 +41,6 @@ HISTORY = DATA / "chat-history.md"
 GOLD = DATA / "chat-history-search-replace-gold.txt"
 AT = "@" * 20
 
-pytestmark = pytest.mark.skipif(not GOLD.is_file(), reason="shared eval-data not present")
-
 
 @dataclass(frozen=True)
 class Section:
