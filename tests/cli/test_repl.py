@@ -132,3 +132,22 @@ async def test_second_ctrl_c_at_empty_prompt_exits(tmp_path: Path) -> None:
         assert not s.task.done()
         s.send("\x03")
         assert await s.finish() == 0
+
+
+async def test_an_approved_edit_shows_its_diff_once(tmp_path: Path) -> None:
+    script = [
+        tool_call("file_edit", path="app.py", old_string="x = 1", new_string="x = 2"),
+        text("Changed it."),
+    ]
+    async with repl_session(tmp_path, script) as s:
+        (s.work / "app.py").write_text("a = 0\nx = 1\nb = 3\n")
+        s.send("change x\n")
+        await s.wait_for("? edit app.py")
+        await s.wait_for("+x = 2")
+        s.send("y\n")
+        await s.wait_for("Changed it.")
+        s.send("/quit\n")
+        assert await s.finish() == 0
+    assert (s.work / "app.py").read_text() == "a = 0\nx = 2\nb = 3\n"
+    assert s.output.count("+x = 2") == 1
+    assert s.output.count("-x = 1") == 1

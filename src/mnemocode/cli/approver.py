@@ -24,7 +24,7 @@ from prompt_toolkit.output import Output
 from rich.console import Console
 from rich.text import Text
 
-from mnemocode.cli.render import diff_renderable, extract_diff
+from mnemocode.cli.render import diff_hunks, diff_renderable, extract_diff
 from mnemocode.core.protocols import ApprovalDecision, ApprovalRequest
 
 MAX_PREVIEW_LINES = 40
@@ -54,6 +54,7 @@ class TerminalApprover:
         self._session: PromptSession[str] | None = None
         self._pause: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
         self._interrupt: Callable[[], None] | None = None
+        self._previewed: set[str] = set()
 
     def bind(
         self,
@@ -63,8 +64,11 @@ class TerminalApprover:
         output: Output | None = None,
         pause: Callable[[], AbstractContextManager[None]] | None = None,
         interrupt: Callable[[], None] | None = None,
+        previewed: set[str] | None = None,
     ) -> None:
         """Share the REPL's console, terminal and turn controls."""
+        if previewed is not None:
+            self._previewed = previewed
         if console is not None:
             self.console = console
         if input is not None or output is not None:
@@ -107,6 +111,7 @@ class TerminalApprover:
             diff = extract_diff(request.preview)
             if diff is not None:
                 self.console.print(diff_renderable(diff, MAX_PREVIEW_LINES))
+                self._previewed.add(diff_hunks(diff))
             else:
                 lines = request.preview.rstrip("\n").splitlines()
                 shown = "\n".join(lines[:MAX_PREVIEW_LINES])

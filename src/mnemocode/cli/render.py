@@ -86,6 +86,14 @@ def extract_diff(text: str) -> str | None:
     return text[match.start() :].rstrip("\n")
 
 
+def diff_hunks(diff: str) -> str:
+    """The hunks of a diff without its file headers: a preview and the result of
+    the same edit have equal hunks even when their headers name the file differently."""
+    lines = diff.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
+    return "\n".join(lines[start:])
+
+
 def diff_stats(diff: str) -> tuple[int, int]:
     added = removed = 0
     for line in diff.splitlines():
@@ -207,6 +215,8 @@ class Renderer:
 
     def __init__(self, console: Console, *, refresh_per_second: float = 8.0) -> None:
         self.console = console
+        # Diffs the approver already showed before asking; not printed twice.
+        self.previewed: set[str] = set()
         self.live_enabled = console.is_terminal and not console.is_dumb_terminal
         self._refresh = refresh_per_second
         self._lock = threading.Lock()
@@ -330,8 +340,9 @@ class Renderer:
             tail.append(f" · {duration_s:.1f}s", style="dim")
         self.console.print(tail)
         diff = None if result.is_error else extract_diff(result.text)
-        if diff is not None:
+        if diff is not None and diff_hunks(diff) not in self.previewed:
             self.console.print(diff_renderable(diff))
+        self.previewed.clear()
 
     def print_command_output(
         self, call: ToolCall, result: ToolResult, max_lines: int = 200

@@ -246,6 +246,7 @@ class Repl:
                 output=self.session.app.output,
                 pause=self._pause,
                 interrupt=self.control.interrupt,
+                previewed=self.renderer.previewed,
             )
 
     @contextmanager

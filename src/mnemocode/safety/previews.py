@@ -33,6 +33,7 @@ def unified(before: str, after: str, name: str) -> str:
             after.splitlines(keepends=True),
             f"a/{name}",
             f"b/{name}",
+            n=2,  # the context file_edit reports with, so the REPL can tell they match
         )
     )
     if len(lines) > MAX_PREVIEW_LINES:
