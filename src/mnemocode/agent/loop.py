@@ -249,7 +249,9 @@ class Agent:
         started = time.perf_counter()
         result = _invalid_arguments(call)
         if result is None:
-            ctx = dataclasses.replace(self.tool_context, current_call_id=call.id, emit=emit)
+            ctx = dataclasses.replace(
+                self.tool_context, current_call_id=call.id, emit=emit, turn=self.turns
+            )
             try:
                 result = await self.toolset.call(call, ctx)
             except asyncio.CancelledError:

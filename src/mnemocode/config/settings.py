@@ -71,8 +71,23 @@ class ToolsConfig(_Strict):
     attach_max_chars: int = Field(default=100_000, gt=0)
 
 
+SandboxKind = Literal["local", "bubblewrap"]
+
+
 class SafetyConfig(_Strict):
+    # "bypass" is accepted for one run (--mode bypass); mnemo never writes it to a file.
     mode: Literal["ask", "auto", "bypass"] = "ask"
+    # Folders besides the work directory the agent may write to (~ expanded).
+    extra_allowed_paths: list[str] = Field(default_factory=list)
+    # Which sandbox runs shell commands in each mode; bubblewrap falls back to the
+    # local sandbox (with a notice) where `bwrap` is not installed.
+    sandbox_ask: SandboxKind = "local"
+    sandbox_auto: SandboxKind = "bubblewrap"
+    sandbox_network: bool = True
+    # web_fetch may reach loopback and private addresses (local docs servers).
+    allow_private_network: bool = False
+    checkpoint_max_age_days: float = Field(default=30.0, gt=0)
+    checkpoint_max_mb: int = Field(default=1_000, gt=0)
 
 
 class Settings(_Strict):

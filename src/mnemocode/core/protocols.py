@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -72,6 +72,12 @@ class ToolContext:
     # The id of the tool call being run, so streaming tools can tag their output
     # (``ToolOutputDelta``). The loop sets it per call (``dataclasses.replace``).
     current_call_id: str = ""
+    # Which session and turn the call belongs to (checkpoints and the audit log).
+    session_id: str = ""
+    turn: int = 0
+    # Called with every URL a tool is about to fetch (each redirect hop too);
+    # raises ToolDenied to refuse it. Set by the safety layer.
+    url_guard: Callable[[str], Awaitable[None]] | None = None
 
 
 class Toolset(Protocol):

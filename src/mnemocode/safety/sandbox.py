@@ -127,6 +127,10 @@ class LocalSandbox:
 
     # ---- internals -----------------------------------------------------------------
 
+    def argv(self, spec: CommandSpec) -> list[str]:
+        """The process to start for ``spec`` (other backends wrap it)."""
+        return [self.shell, "-c", spec.command]
+
     def _spawn(
         self, spec: CommandSpec, log_path: Path | None
     ) -> tuple[subprocess.Popen[bytes], int]:
@@ -139,7 +143,7 @@ class LocalSandbox:
         env = {**os.environ, **(spec.env or {})}
         try:
             proc = subprocess.Popen(
-                [self.shell, "-c", spec.command],
+                self.argv(spec),
                 cwd=spec.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
