@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import git_rev, machine, now  # noqa: E402
 
-ALL = ["startup", "overhead", "prompt_size"]
+ALL = ["startup", "overhead", "prompt_size", "safety_shell", "checkpoints"]
 
 
 def main(argv: list[str]) -> None:

@@ -10,14 +10,15 @@ import pytest
 from mnemocode.agent.budget import TokenMeter
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.loop import Agent, ModelSlot
-from mnemocode.config.settings import AgentConfig
+from mnemocode.config.settings import AgentConfig, SafetyConfig
 from mnemocode.core.events import AgentEvent, Notice, ToolCallFinished
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import Message
 from mnemocode.llm.testing import ScriptedCall, ScriptedModel, Turn, call, calls, text, tool_call
 from mnemocode.safety.approvers import StaticApprover
-from mnemocode.safety.guard import GuardedToolset, Policy
+from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.sandbox import LocalSandbox
+from mnemocode.safety.setup import build_policy
 from mnemocode.tools.base import FunctionToolset, tool
 
 
@@ -32,9 +33,14 @@ def make_agent(
 ) -> tuple[Agent, ScriptedModel, list[AgentEvent]]:
     model = ScriptedModel(script)
     ctx = ToolContext(cwd=tmp_path, sandbox=LocalSandbox(), log_dir=tmp_path / "logs")
-    toolset = GuardedToolset(
-        FunctionToolset(tools), approver or StaticApprover(True), Policy("ask")
-    )  # type: ignore[arg-type]
+    policy = build_policy(
+        SafetyConfig(mode="ask"),
+        workdir=tmp_path,
+        user_home=tmp_path / "home",
+        mnemo_home=tmp_path / "mnemo",
+        state_dir=tmp_path / "state",
+    )
+    toolset = GuardedToolset(FunctionToolset(tools), approver or StaticApprover(True), policy)  # type: ignore[arg-type]
     agent = Agent(
         slot=ModelSlot(model, context_window),
         toolset=toolset,

@@ -75,11 +75,10 @@ async def test_allow_for_session_asks_once(tmp_path: Path) -> None:
 
 async def test_shell_command_output_shown_and_passed_to_next_prompt(tmp_path: Path) -> None:
     async with repl_session(tmp_path, [text("noted")]) as s:
-        s.send("!echo hi-from-shell\n")
-        await s.wait_for("? run: echo hi-from-shell")
-        s.send("y\n")
+        s.send("!echo hi-from-shell\n")  # read-only: runs without a question
         await s.wait_for("● shell_exec  echo hi-from-shell")
-        await s.wait_for("hi-from-shell", count=3)  # summary, call line, output
+        assert "? run:" not in s.output
+        await s.wait_for("hi-from-shell", count=2)  # the call line, then the output
         assert s.model.requests == []  # the model is not called for !cmd
         s.send("what did it print?\n")
         await s.wait_for("noted")

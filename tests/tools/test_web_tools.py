@@ -142,3 +142,17 @@ async def test_unknown_search_backend_is_an_error(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, web_search_backend="altavista")
     result = await web_search.run(ToolCall("1", "web_search", {"query": "x"}), ctx)
     assert result.is_error and "unknown web_search_backend" in result.text
+
+
+async def test_the_safety_transport_refuses_local_addresses(site: str, tmp_path: Path) -> None:
+    from functools import partial
+
+    from mnemocode.safety.network import guarded_transport
+
+    ctx = _ctx(tmp_path)
+    ctx.http_transport = guarded_transport
+    result = await web_fetch.run(ToolCall("1", "web_fetch", {"url": f"{site}/article"}), ctx)
+    assert result.is_error and "127.0.0.1" in result.text
+    ctx.http_transport = partial(guarded_transport, allow_private=True)
+    allowed = await web_fetch.run(ToolCall("2", "web_fetch", {"url": f"{site}/article"}), ctx)
+    assert not allowed.is_error and "Version 2.0" in allowed.text

@@ -98,12 +98,16 @@ class Agent:
         self.history: list[Message] = history if history is not None else []
         self.totals = CostTracker()
         self.turns = 0
+        # Where each turn still in ``history`` began (index of its user message).
+        # Turn numbers only grow, so (session, turn) names one turn for checkpoints.
+        self.turn_starts: dict[int, int] = {}
 
     # ---- one turn ------------------------------------------------------------
 
     async def run_turn(self, prompt: Message | str, emit: Emit) -> TurnFinished:
         message = Message.user(prompt) if isinstance(prompt, str) else prompt
         self.turns += 1
+        self.turn_starts[self.turns] = len(self.history)
         self.history.append(message)
         emit(TurnStarted(self.turns, message.text))
         turn = _TurnTally(emit)
@@ -142,6 +146,16 @@ class Agent:
         except Exception:
             self._close_dangling_calls("an internal error stopped the turn")
             raise
+
+    def rewind_to(self, turn: int) -> list[int]:
+        """Forget turn ``turn`` and every later one; returns the turns dropped."""
+        if turn not in self.turn_starts:
+            return []
+        del self.history[self.turn_starts[turn] :]
+        dropped = sorted(t for t in self.turn_starts if t >= turn)
+        for t in dropped:
+            del self.turn_starts[t]
+        return dropped
 
     # ---- the model -----------------------------------------------------------
 

@@ -119,7 +119,7 @@ async def run_headless(
                 "tools": [s.name for s in app.tool_specs()],
             }
         )
-    task = asyncio.ensure_future(app.agent.run_turn(prompt, printer))
+    task = asyncio.ensure_future(app.run_turn(prompt, printer))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, task.cancel)
     loop.add_signal_handler(signal.SIGTERM, task.cancel)

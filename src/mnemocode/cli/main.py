@@ -219,8 +219,9 @@ def interactive(opts: Options) -> int:
 
 
 def run(argv: list[str]) -> None:
-    from mnemocode.cli import presets, setup
+    from mnemocode.cli import presets, safety, setup
 
     setup.register(cli)
     presets.register(cli)
+    safety.register(cli)
     cli(args=argv, prog_name="mnemo")

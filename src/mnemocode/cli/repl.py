@@ -236,6 +236,7 @@ class Repl:
             app, console, self.renderer, default_commands(), config_path=app.home / "config.toml"
         )
         self.session = make_session(app, self.ctx, input, output)
+        self.ctx.ask = self._ask
         self.control = TurnControl(self.session.app.input)
         self._shell_runs = 0
         approver = app.guard.approver
@@ -248,6 +249,12 @@ class Repl:
                 interrupt=self.control.interrupt,
                 previewed=self.renderer.previewed,
             )
+
+    async def _ask(self, message: str) -> str:
+        session: PromptSession[str] = PromptSession(
+            input=self.session.app.input, output=self.session.app.output
+        )
+        return await session.prompt_async(message)
 
     @contextmanager
     def _pause(self) -> Iterator[None]:
@@ -301,7 +308,7 @@ class Repl:
 
     async def run_prompt(self, text: str) -> None:
         message = self.prepare_message(text)
-        _result, cancelled = await self.control.run(self.app.agent.run_turn(message, self.renderer))
+        _result, cancelled = await self.control.run(self.app.run_turn(message, self.renderer))
         if cancelled:
             self.renderer.end_turn()
 
@@ -384,4 +391,5 @@ async def run_repl(
 
 
 def start_repl(app: App) -> int:
+    app.prune_checkpoints_in_background()
     return asyncio.run(run_repl(app))

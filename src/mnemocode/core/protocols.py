@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -75,9 +75,10 @@ class ToolContext:
     # Which session and turn the call belongs to (checkpoints and the audit log).
     session_id: str = ""
     turn: int = 0
-    # Called with every URL a tool is about to fetch (each redirect hop too);
-    # raises ToolDenied to refuse it. Set by the safety layer.
-    url_guard: Callable[[str], Awaitable[None]] | None = None
+    # Makes the httpx transport tools fetch through: the safety layer's, which
+    # refuses private and metadata addresses on every hop and connects to the
+    # address it checked. None: httpx's default.
+    http_transport: Callable[[], Any] | None = None
 
 
 class Toolset(Protocol):

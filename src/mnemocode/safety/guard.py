@@ -1,20 +1,22 @@
-"""``GuardedToolset``: the wrapper every tool call passes through.
+"""``GuardedToolset``: the wrapper every tool call passes through — built-in, MCP,
+custom, and the user's own ``!cmd``.
 
 policy decides (allow / ask / deny) → the ``Approver`` the front end supplied
-answers the asks → the inner toolset runs the call. A denial goes back to the
-model as an error result that says why, never as a crash.
-
-The policy here is the interim one: read-only tools run, everything else asks.
-The full layer (shell analysis, zones, checkpoints, audit) replaces ``Policy``.
+answers the asks → the target is re-checked (a symlink swapped in between does
+not redirect the write) → a checkpoint is taken before anything changes → the
+inner toolset runs the call → secrets are redacted from its output → the
+decision goes to the audit log. A denial reaches the model as an error result
+that says why, never as a crash.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mnemocode.core.protocols import (
     ApprovalDecision,
@@ -23,13 +25,18 @@ from mnemocode.core.protocols import (
     ToolContext,
     Toolset,
 )
-from mnemocode.core.types import ToolCall, ToolResult, ToolSpec
+from mnemocode.core.types import TextPart, ToolCall, ToolResult, ToolSpec
+
+if TYPE_CHECKING:
+    from mnemocode.safety.audit import AuditLog
+    from mnemocode.safety.checkpoints import CheckpointStore
+    from mnemocode.safety.paths import PathPolicy, PathVerdict
+    from mnemocode.safety.secrets import Redactor
+    from mnemocode.safety.shell import ShellVerdict
 
 Action = Literal["allow", "ask", "deny"]
-Mode = Literal["ask", "auto", "bypass"]
 Previewer = Callable[[ToolCall, ToolContext], str | None]
-
-_FILE_WRITERS = {"file_write", "file_edit"}
+FILE_WRITERS = {"file_write", "file_edit"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,56 +44,56 @@ class Verdict:
     action: Action
     reason: str
     rule: str
+    # For file tools: the checked path, re-checked right before the write.
+    path: PathVerdict | None = None
+    shell: ShellVerdict | None = None
+    protected: bool = False
 
 
-@dataclass(slots=True)
-class Policy:
-    mode: Mode = "ask"
-
-    def decide(self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext) -> Verdict:
-        if self.mode == "bypass":
-            return Verdict("allow", "safety checks are off for this session", "mode:bypass")
-        if spec is not None and spec.read_only:
-            return Verdict("allow", "read-only tool", "read-only")
-        if self.mode == "auto" and call.name in _FILE_WRITERS:
-            target = _target_path(call, ctx)
-            if target is not None and target.is_relative_to(ctx.cwd.resolve()):
-                return Verdict("allow", "write inside the work directory", "auto:workdir-write")
-            return Verdict("ask", "write outside the work directory", "auto:outside-write")
-        return Verdict("ask", f"{call.name} can change your system", "interim:ask")
-
-
-def _target_path(call: ToolCall, ctx: ToolContext) -> Path | None:
-    raw = call.arguments.get("path")
-    if not isinstance(raw, str) or not raw:
-        return None
-    path = Path(raw).expanduser()
-    return (path if path.is_absolute() else ctx.cwd / path).resolve()
+class Policy(Protocol):
+    def decide(self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext) -> Verdict: ...
 
 
 def summarize(call: ToolCall) -> str:
     args = call.arguments
     if call.name == "shell_exec":
         return f"run: {args.get('command', '')}"
-    if call.name in _FILE_WRITERS:
+    if call.name in FILE_WRITERS:
         return f"{call.name.removeprefix('file_')} {args.get('path', '?')}"
     text = json.dumps(args, ensure_ascii=False, default=str)
     return f"{call.name} {text[:200]}"
 
 
-def _session_key(call: ToolCall) -> str:
+def _session_key(call: ToolCall, verdict: Verdict) -> str:
+    """What an "allow for this session" answer covers: the exact command; a file
+    tool anywhere in the work directory; elsewhere, that one path."""
     if call.name == "shell_exec":
         return f"shell_exec:{call.arguments.get('command', '')}"
+    if verdict.path is not None:
+        where = "workdir" if verdict.path.zone == "workdir" else str(verdict.path.resolved)
+        return f"{call.name}:{where}"
     return call.name
+
+
+def _modifies(call: ToolCall, verdict: Verdict, spec: ToolSpec | None) -> bool:
+    if call.name in FILE_WRITERS:
+        return True
+    if call.name == "shell_exec":
+        return verdict.shell is None or verdict.shell.action != "allow"
+    return spec is None or not spec.read_only
 
 
 @dataclass(slots=True)
 class GuardedToolset:
     inner: Toolset
     approver: Approver
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy
     previewers: dict[str, Previewer] = field(default_factory=dict)
-    # "Allow for this session" answers: exact shell commands, or whole tools.
+    paths: PathPolicy | None = None
+    checkpoints: CheckpointStore | None = None
+    audit: AuditLog | None = None
+    redactor: Redactor | None = None
+    # "Allow for this session" answers: exact commands, or a tool on one path.
     session_allowed: set[str] = field(default_factory=set)
 
     def specs(self) -> list[ToolSpec]:
@@ -95,19 +102,62 @@ class GuardedToolset:
     async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
         spec = next((s for s in self.inner.specs() if s.name == call.name), None)
         verdict = self.policy.decide(call, spec, ctx)
+        decided_by = verdict.rule
         if verdict.action == "deny":
-            return _denied(
-                call, f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
+            message = f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
+            return self._finish(
+                call,
+                ctx,
+                verdict,
+                outcome="denied",
+                decided_by=decided_by,
+                result=_denied(call, message),
             )
-        if verdict.action == "ask" and _session_key(call) not in self.session_allowed:
-            decision = await self._ask(call, ctx, verdict)
-            if not decision.allowed:
-                why = f": {decision.reason}" if decision.reason else ""
-                advice = "Do not retry the same call; adapt or ask the user."
-                return _denied(call, f"Denied by {decision.by}{why}. {advice}")
-            if decision.scope == "session":
-                self.session_allowed.add(_session_key(call))
-        return await self.inner.call(call, ctx)
+        if verdict.action == "ask":
+            if _session_key(call, verdict) in self.session_allowed:
+                decided_by = "user (allowed for this session)"
+            else:
+                decision = await self._ask(call, ctx, verdict)
+                decided_by = decision.by
+                if not decision.allowed:
+                    why = f": {decision.reason}" if decision.reason else ""
+                    advice = "Do not retry the same call; adapt or ask the user."
+                    result = _denied(call, f"Denied by {decision.by}{why}. {advice}")
+                    return self._finish(
+                        call, ctx, verdict, outcome="denied", decided_by=decided_by, result=result
+                    )
+                if decision.scope == "session":
+                    self.session_allowed.add(_session_key(call, verdict))
+        moved = self._target_moved(verdict)
+        if moved is not None:
+            return self._finish(
+                call,
+                ctx,
+                verdict,
+                outcome="denied",
+                decided_by="recheck",
+                result=_denied(call, moved),
+            )
+        checkpoint = await asyncio.to_thread(self._checkpoint, call, ctx, verdict, spec)
+        result = await self.inner.call(call, ctx)
+        if call.name == "shell_exec":  # command output may print a key from the environment
+            result = self._redact(result)
+        return self._finish(
+            call,
+            ctx,
+            verdict,
+            outcome="approved",
+            decided_by=decided_by,
+            result=result,
+            checkpoint=checkpoint,
+        )
+
+    def end_turn(self, session: str, turn: int) -> None:
+        """After a turn: record the state it left, so undo knows what it did."""
+        if self.checkpoints is not None:
+            self.checkpoints.end_turn(session, turn)
+
+    # ---- steps ---------------------------------------------------------------------
 
     async def _ask(self, call: ToolCall, ctx: ToolContext, verdict: Verdict) -> ApprovalDecision:
         preview = None
@@ -121,6 +171,77 @@ class GuardedToolset:
             call.name, call.arguments, summarize(call), verdict.reason, preview
         )
         return await self.approver.approve(request)
+
+    def _target_moved(self, verdict: Verdict) -> str | None:
+        """Re-check a file target right before the write: a symlink created since
+        the check must not redirect it somewhere the user did not approve."""
+        if self.paths is None or verdict.path is None:
+            return None
+        now = self.paths.recheck(verdict.path)
+        if now.resolved == verdict.path.resolved and now.zone == verdict.path.zone:
+            return None
+        return (
+            f"Refused: {verdict.path.resolved} now resolves to {now.resolved} ({now.zone}); "
+            "the target changed after it was checked."
+        )
+
+    def _checkpoint(
+        self, call: ToolCall, ctx: ToolContext, verdict: Verdict, spec: ToolSpec | None
+    ) -> str | None:
+        if self.checkpoints is None or not _modifies(call, verdict, spec):
+            return None
+        checkpoint = self.checkpoints.begin_turn(ctx.session_id, ctx.turn)
+        outside: list[Path] = []
+        if verdict.path is not None:
+            # Also inside the work tree: ignored files (.env) and .git/ are not in
+            # the snapshot; the store skips what the snapshot already covers.
+            outside.append(verdict.path.resolved)
+        if verdict.shell is not None and self.paths is not None:
+            for target in verdict.shell.writes:
+                if target != "?" and self.paths.check(target, write=True).zone != "workdir":
+                    outside.append(Path(target))
+        for path in outside:
+            self.checkpoints.backup_outside(ctx.session_id, ctx.turn, path)
+        return checkpoint.id
+
+    def _redact(self, result: ToolResult) -> ToolResult:
+        if self.redactor is None:
+            return result
+        parts = [
+            TextPart(self.redactor.redact(p.text)) if isinstance(p, TextPart) else p
+            for p in result.content
+        ]
+        return ToolResult(result.call_id, result.name, parts, result.is_error)
+
+    def _finish(
+        self,
+        call: ToolCall,
+        ctx: ToolContext,
+        verdict: Verdict,
+        *,
+        outcome: str,
+        decided_by: str,
+        result: ToolResult,
+        checkpoint: str | None = None,
+    ) -> ToolResult:
+        if self.audit is not None:
+            from mnemocode.safety.audit import AuditEntry
+
+            self.audit.record(
+                AuditEntry.now(
+                    session=ctx.session_id,
+                    turn=ctx.turn,
+                    tool=call.name,
+                    arguments=call.arguments,
+                    decision=verdict.action,
+                    outcome=outcome,
+                    decided_by=decided_by,
+                    reason=verdict.reason,
+                    result=result.text,
+                    checkpoint=checkpoint,
+                )
+            )
+        return result
 
 
 def _denied(call: ToolCall, message: str) -> ToolResult:

@@ -110,7 +110,9 @@ class RuleStore:
             **{**asdict(rule), "created": datetime.now(UTC).isoformat(timespec="seconds")}
         )
         data = self._load(rule.scope)
-        entries = [r for r in data.get("rules", []) if _stored_cmp(r) != _stored_cmp(_stored(stamped))]
+        entries = [
+            r for r in data.get("rules", []) if _stored_cmp(r) != _stored_cmp(_stored(stamped))
+        ]
         data["rules"] = [*entries, _stored(stamped)]
         self._save(rule.scope, data)
         return stamped

@@ -31,7 +31,9 @@ def html_to_markdown(html: str, url: str = "") -> tuple[str, str]:
     return title, text.strip()
 
 
-async def _download(url: str, max_bytes: int, timeout_s: float) -> tuple[str, str, bytes, bool]:
+async def _download(
+    url: str, max_bytes: int, timeout_s: float, transport: Any = None
+) -> tuple[str, str, bytes, bool]:
     import httpx
 
     try:
@@ -41,6 +43,7 @@ async def _download(url: str, max_bytes: int, timeout_s: float) -> tuple[str, st
                 max_redirects=5,
                 timeout=timeout_s,
                 headers={"User-Agent": USER_AGENT},
+                transport=transport,
             ) as client,
             client.stream("GET", url) as response,
         ):
@@ -76,7 +79,8 @@ async def web_fetch(ctx: ToolContext, url: str, max_chars: int = DEFAULT_MAX_CHA
         raise ToolError("url must start with http:// or https://")
     max_bytes = int(ctx.settings.get("web_fetch_max_bytes") or 2_000_000)
     timeout = float(ctx.settings.get("web_fetch_timeout_s") or 20.0)
-    final_url, content_type, data, cut = await _download(url, max_bytes, timeout)
+    transport = ctx.http_transport() if ctx.http_transport is not None else None
+    final_url, content_type, data, cut = await _download(url, max_bytes, timeout, transport)
     mime = content_type.split(";")[0].strip().lower()
     charset = "utf-8"
     if "charset=" in content_type:

@@ -41,6 +41,8 @@ class ReplContext:
     shell_notes: list[str] = field(default_factory=list)
     # Where a working ``/model`` switch is remembered; None: not saved.
     config_path: Path | None = None
+    # Asks the user one question at the prompt (confirmations).
+    ask: Callable[[str], Awaitable[str]] | None = None
 
 
 class CommandRegistry:
@@ -80,9 +82,10 @@ class CommandRegistry:
 
 
 def default_commands() -> CommandRegistry:
-    from mnemocode.cli.commands import btw, general, model, tools
+    from mnemocode.cli.commands import btw, general, model, safety, tools
 
-    return CommandRegistry([*general.COMMANDS, *model.COMMANDS, *tools.COMMANDS, *btw.COMMANDS])
+    groups = [general, model, tools, btw, safety]
+    return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 
 __all__ = ["CommandRegistry", "Handler", "ReplContext", "SlashCommand", "default_commands"]

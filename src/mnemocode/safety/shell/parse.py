@@ -1,0 +1,165 @@
+"""tree-sitter-bash, loaded once; and checks that the parse can be trusted.
+
+``tree_sitter`` is imported inside the functions so that importing the safety
+layer stays cheap; the ``Language`` is built once per process and each thread
+keeps its own ``Parser`` (parsers are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from mnemocode.safety.shell.state import Analysis, shorten
+
+if TYPE_CHECKING:
+    from tree_sitter import Language, Node, Parser, Tree
+
+_local = threading.local()
+
+# Nodes whose children do not cover their whole text: the text between the
+# children is literal content (quoted strings, here-documents, comments ...).
+TEXTUAL = frozenset(
+    {
+        "string",
+        "raw_string",
+        "ansi_c_string",
+        "translated_string",
+        "heredoc_body",
+        "heredoc_content",
+        "string_content",
+        "comment",
+        "word",
+        "regex",
+        "extglob_pattern",
+    }
+)
+
+
+@lru_cache(maxsize=1)
+def language() -> Language:
+    import tree_sitter
+    import tree_sitter_bash
+
+    return tree_sitter.Language(tree_sitter_bash.language())
+
+
+def _parser() -> Parser:
+    parser: Parser | None = getattr(_local, "parser", None)
+    if parser is None:
+        import tree_sitter
+
+        parser = tree_sitter.Parser(language())
+        _local.parser = parser
+    return parser
+
+
+def parse(source: bytes) -> Tree:
+    return _parser().parse(source)
+
+
+def text(node: Node) -> str:
+    raw = node.text
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+def dropped_text(root: Node, source: bytes) -> str | None:
+    """Source text the parser silently skipped or split differently from bash.
+
+    tree-sitter-bash drops some words without an ERROR node (``python3 - <<EOF``
+    loses the ``-``), treats a carriage return as a blank where bash keeps it in
+    the word, and splits ``tr\\<newline>uncate`` into two words where bash joins
+    them into ``truncate``. Between the children of every structural node only
+    spaces, tabs, newlines and line continuations that touch a blank may remain.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        children = node.children
+        if node.type not in TEXTUAL and children:
+            start = 0 if node is root else node.start_byte
+            bounds = [start]
+            for child in children:
+                bounds += [child.start_byte, child.end_byte]
+            bounds.append(len(source) if node is root else node.end_byte)
+            for i in range(0, len(bounds), 2):
+                problem = _bad_gap(source, bounds[i], bounds[i + 1])
+                if problem is not None:
+                    return problem
+        stack.extend(children)
+    return None
+
+
+_WORD_END = frozenset(b" \t\n;&|()<>")
+
+
+def _bad_gap(source: bytes, start: int, end: int) -> str | None:
+    gap = source[start:end]
+    if not gap:
+        return None
+    rest = gap.replace(b"\\\n", b"")
+    if rest.strip(b" \t\n"):
+        return gap.decode("utf-8", "replace").strip() or repr(gap.decode("utf-8", "replace"))
+    if not rest and start > 0 and end < len(source):
+        before, after = source[start - 1], source[end]
+        if before not in _WORD_END and after not in _WORD_END:
+            return "a line continuation inside a word"
+    return None
+
+
+# ---- facts about a tree ------------------------------------------------------------
+
+_ARITHMETIC = frozenset(
+    {"arithmetic_expansion", "c_style_for_statement", "subscript", "test_command"}
+)
+
+
+def stages(node: Node) -> Iterator[Node]:
+    for child in node.children:
+        if child.type == "pipeline":
+            yield from stages(child)
+        elif child.is_named and child.type != "comment":
+            yield child
+
+
+def self_calls(body: Node, name: str) -> tuple[bool, bool]:
+    calls = forks = False
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if node.type == "command":
+            head = node.child_by_field_name("name")
+            calls |= head is not None and text(head) == name
+        forks |= node.type in ("pipeline", "&")
+        stack.extend(node.children)
+    return calls, forks
+
+
+def survey(root: Node, an: Analysis, source: str) -> None:
+    """Facts about the whole script: does it assign HOME or PWD (then `~`, `$HOME`,
+    `$PWD` are unknown), and does it hide `$(...)` in a quoted string where bash
+    arithmetic could evaluate it (``[[ 1 -eq 'a[$(cmd)]' ]]``)."""
+    quoted_substitution = arithmetic = False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "variable_name":
+            parent = node.parent
+            if parent is not None and parent.type not in ("simple_expansion", "expansion"):
+                an.tainted |= {text(node)} & {"HOME", "PWD"}
+        elif kind == "word":
+            word = text(node)
+            an.tainted |= set(re.findall(r"\b(HOME|PWD)\b", word))
+            arithmetic |= word in ("let", "-i")
+        elif kind in ("raw_string", "ansi_c_string", "string_content", "heredoc_body"):
+            body = text(node)
+            quoted_substitution |= "$(" in body or "`" in body
+        arithmetic |= kind in _ARITHMETIC or kind == "(("
+        stack.extend(node.children)
+    if quoted_substitution and arithmetic:
+        what = "uses arithmetic next to quoted `$(...)` text, which bash may run"
+        an.ask(shorten(source), "unknown:arithmetic", what)

@@ -1,0 +1,184 @@
+"""Parsing and word expansion: the tree-sitter layer, the checks that the tree is
+the command bash would run, and what each word expands to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mnemocode.safety.shell import analyse_command
+from mnemocode.safety.shell.parse import dropped_text, language, parse
+from mnemocode.safety.shell.reads import sed_script_is_safe
+
+WORKDIR = Path("/work/project")
+HOME = Path("/home/user")
+
+
+def verdict_of(command: str) -> tuple[str, str]:
+    verdict = analyse_command(command, cwd=WORKDIR, home=HOME)
+    return verdict.action, verdict.rule
+
+
+def writes_of(command: str) -> tuple[str, ...]:
+    return analyse_command(command, cwd=WORKDIR, home=HOME).writes
+
+
+def commands_of(command: str) -> tuple[str, ...]:
+    return analyse_command(command, cwd=WORKDIR, home=HOME).commands
+
+
+# ---- the parser ----------------------------------------------------------------------
+
+
+def test_importing_the_package_loads_neither_tree_sitter_nor_the_analyser() -> None:
+    code = (
+        "import sys, mnemocode.safety.shell as s; "
+        "print('tree_sitter' in sys.modules, 'mnemocode.safety.shell.walk' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_the_language_is_built_once() -> None:
+    assert language() is language()
+
+
+def test_parsers_are_per_thread_and_agree() -> None:
+    commands = ["ls -la", "rm -rf /", "git status", "curl x | sh"] * 25
+    expected = [verdict_of(c) for c in commands]
+    results: list[list[tuple[str, str]]] = []
+
+    def work() -> None:
+        results.append([verdict_of(c) for c in commands])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [expected] * 4
+
+
+@pytest.mark.parametrize(
+    ("source", "dropped"),
+    [
+        ("python3 - <<EOF\nx\nEOF\n", "-"),  # tree-sitter loses the "-"
+        ("tr\\\nuncate -s 0 f", "a line continuation inside a word"),
+        ("ls\rrm x", "'\\r'"),
+    ],
+)
+def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -> None:
+    data = source.encode()
+    assert dropped_text(parse(data).root_node, data) == dropped
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["ls -la \\\n  src", "ls |\\\ngrep x", 'echo "a\nb"', "cat <<'X'\n$(rm y) \\\nX\n", "ls  # c"],
+)
+def test_ordinary_layout_is_not_flagged(source: str) -> None:
+    data = source.encode()
+    assert dropped_text(parse(data).root_node, data) is None
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["echo 'unterminated", 'echo "unterminated', "ls )", "if then rm x", "echo !(x)", "(ls"],
+)
+def test_syntax_errors_ask(command: str) -> None:
+    assert verdict_of(command) == ("ask", "unknown:syntax")
+
+
+def test_a_syntax_error_does_not_hide_a_catastrophe() -> None:
+    assert verdict_of("rm -rf / ; echo 'unterminated")[0] == "deny"
+
+
+def test_empty_input_runs_nothing() -> None:
+    assert verdict_of("") == ("allow", "safe:empty")
+    assert verdict_of("  # just a comment\n") == ("allow", "safe:empty")
+
+
+# ---- words ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("echo \"a\"'b'c\\ d", "echo 'abc d'"),
+        ('echo "a\\"b\\$c"', "echo 'a\"b$c'"),
+        ("echo $'a\\tb'", "echo 'a\tb'"),
+        ("echo ~", "echo /home/user"),
+        ("echo ~/x", "echo /home/user/x"),
+        ('echo "$HOME/x"', "echo /home/user/x"),
+        ("echo ${HOME}", "echo /home/user"),
+        ("echo $PWD", "echo /work/project"),
+        ("cd src && echo $PWD", "echo /work/project/src"),
+        ("echo '~'", "echo '~'"),
+        ("echo $X", "echo $X"),
+        ("echo *.py", "echo *.py"),
+    ],
+)
+def test_words_expand_like_bash(command: str, shown: str) -> None:
+    assert shown in commands_of(command)
+
+
+@pytest.mark.parametrize(
+    ("command", "write"),
+    [
+        ("rm ~/x", "/home/user/x"),
+        ('rm "$HOME"/x', "/home/user/x"),
+        ("rm ${HOME}/x", "/home/user/x"),
+        ("dd if=a of=~/x", "/home/user/x"),
+        ("rm ./a/../b", "/work/project/b"),
+        ("rm //etc/x", "/etc/x"),
+        ("rm ~other/x", "?"),
+        ("rm $X", "?"),
+        ('rm "$X"/y', "?"),
+        ("rm {a,b}", "?"),
+        ("rm x{1..3}", "?"),
+        ("rm *.pyc", "?"),
+        ("rm $(cat list)", "?"),
+        ("rm '~'", "/work/project/~"),
+        ("rm '*.pyc'", "/work/project/*.pyc"),
+    ],
+)
+def test_write_targets_resolve_or_are_unknown(command: str, write: str) -> None:
+    assert writes_of(command) == (write,)
+
+
+def test_assigning_home_makes_tilde_unknown() -> None:
+    assert writes_of("export HOME=/tmp/h; rm ~/x") == ("?",)
+    assert writes_of("read HOME; rm $HOME/x") == ("?",)
+    assert writes_of("for PWD in a; do rm $PWD/x; done") == ("?",)
+
+
+def test_a_glob_that_may_start_with_a_dash_counts_as_a_possible_flag() -> None:
+    # A file named "--pre=sh" in the folder would turn `rg foo *` into `rg foo --pre=sh`.
+    assert verdict_of("rg foo *")[0] == "ask"
+    assert verdict_of("rg foo src/*.py")[0] == "allow"
+    assert verdict_of("ls *")[0] == "allow"  # ls has no dangerous flag
+
+
+# ---- sed scripts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["1,5p", "p", "$p", "/foo/p", "/a/,/b/d", "10q", "s/a/b/g", "s|a|b|2", "y/ab/cd/", "/x/{p;q}"],
+)
+def test_safe_sed_scripts(script: str) -> None:
+    assert sed_script_is_safe(script)
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["w out", "s/a/b/w out", "s/a/b/e", "e ls", "1r /etc/passwd", "xp", "s/a/b", "W x"],
+)
+def test_sed_scripts_that_write_or_run_are_not_safe(script: str) -> None:
+    assert not sed_script_is_safe(script)
