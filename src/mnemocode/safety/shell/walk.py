@@ -67,6 +67,12 @@ class _Words:
     def substitution(self, node: Node) -> bool:
         return self.walker.substitution(node, self.shell)
 
+    def output_of(self, node: Node) -> str | None:
+        inner = [c for c in node.children if c.is_named]
+        if len(inner) != 1 or inner[0].type != "command" or text(inner[0]).strip() != "pwd":
+            return None
+        return self.variable("PWD")
+
     def scan(self, node: Node) -> bool:
         return self.walker.scan(node, self.shell)
 

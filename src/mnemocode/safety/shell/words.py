@@ -50,6 +50,10 @@ class WordHost(Protocol):
         """Analyse the commands of a ``$(...)``/``<(...)``; True if they download."""
         ...
 
+    def output_of(self, node: Node) -> str | None:
+        """What a ``$(...)`` prints, when that is known (``$(pwd)``)."""
+        ...
+
     def scan(self, node: Node) -> bool:
         """Analyse every substitution inside ``node``; True if one downloads."""
         ...
@@ -71,7 +75,7 @@ class _Expander:
         self.fetched = False
         self.unknown = False
 
-    def segments(self, node: Node) -> list[_Seg]:
+    def segments(self, node: Node, *, quoted: bool = False) -> list[_Seg]:
         kind = node.type
         if kind == "word":
             return _unescape_word(text(node))
@@ -96,6 +100,8 @@ class _Expander:
             return self._expansion(node, quoted=False)
         if kind in _SUBSTITUTIONS:
             self.fetched |= self.host.substitution(node)
+            if kind == "command_substitution":
+                return self._known(self.host.output_of(node), quoted=quoted)
         else:
             self.fetched |= self.host.scan(node)
         self.unknown = True
@@ -111,7 +117,10 @@ class _Expander:
             self.fetched |= self.host.scan(node)
             self.unknown = True
             return []
-        value = self.host.variable(text(names[0]))
+        return self._known(self.host.variable(text(names[0])), quoted=quoted)
+
+    def _known(self, value: str | None, *, quoted: bool) -> list[_Seg]:
+        """An expansion with a known value; unquoted, bash would split it on blanks."""
         if value is None or (not quoted and (not value or any(c.isspace() for c in value))):
             self.unknown = True
             return []
@@ -130,7 +139,7 @@ class _Expander:
             if child.type in ("simple_expansion", "expansion"):
                 out += self._expansion(child, quoted=True)
             else:
-                self.segments(child)
+                out += self.segments(child, quoted=True)
             pos = child.end_byte - base
         out.append(_Seg(_unescape_dq(source[pos:end]), True))
         return out

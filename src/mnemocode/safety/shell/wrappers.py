@@ -73,7 +73,9 @@ def simple_wrapper(inv: Inv, host: Host) -> Effects:
     if not inner:
         an.allow(inv.display, f"safe:{inv.name}")
         return NOTHING
-    return host.classify(inner, inv.shell)
+    # `builtin cd` and `command cd` run in this shell; the others start a process.
+    same_shell = inv.name in ("builtin", "command", "time")
+    return host.classify(inner, inv.shell if same_shell else inv.shell.copy())
 
 
 def sudo(inv: Inv, host: Host) -> Effects:
@@ -131,7 +133,7 @@ def env(inv: Inv, host: Host) -> Effects:
     if i >= len(args):
         an.allow(inv.display, "safe:env")
         return NOTHING
-    return host.classify(args[i:], shell)
+    return host.classify(args[i:], shell.copy())
 
 
 def xargs(inv: Inv, host: Host) -> Effects:
@@ -154,7 +156,7 @@ def xargs(inv: Inv, host: Host) -> Effects:
         inner = [Arg(None, a.raw) if token in (a.value or "") else a for a in inner]
     else:
         inner = [*inner, UNKNOWN]  # the words read from standard input
-    return host.classify(inner, inv.shell)
+    return host.classify(inner, inv.shell.copy())
 
 
 def find(inv: Inv, host: Host) -> Effects:
@@ -234,7 +236,7 @@ def watch(inv: Inv, host: Host) -> Effects:
         host.an.allow(inv.display, "safe:watch")
         return NOTHING
     if opts.has("-x", "--exec"):
-        return host.classify(opts.operands, inv.shell)
+        return host.classify(opts.operands, inv.shell.copy())
     script = " ".join(a.literal or "" for a in opts.operands)
     return host.run_script(script, inv.shell.copy())
 

@@ -129,7 +129,7 @@ def _permissions(inv: Inv, an: Analysis) -> None:
     for operand in operands:
         path = an.write(operand, inv.shell, inv.display)
         hit = wipes(an, operand, path, inv)
-        if hit is not None and (recursive or hit == "/"):
+        if hit is not None and hit != str(an.workdir) and (recursive or hit == "/"):
             an.deny(
                 inv.display, f"deny:{inv.name}-protected", f"changes the owner or mode of {hit}"
             )
