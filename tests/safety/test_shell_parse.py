@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mnemocode.safety.shell import analyse_command
-from mnemocode.safety.shell.parse import dropped_text, language, parse
+from mnemocode.safety.shell.parse import misread, language, parse
 from mnemocode.safety.shell.reads import sed_script_is_safe
 
 WORKDIR = Path("/work/project")
@@ -75,7 +75,7 @@ def test_parsers_are_per_thread_and_agree() -> None:
 )
 def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -> None:
     data = source.encode()
-    assert dropped_text(parse(data).root_node, data) == dropped
+    assert misread(parse(data).root_node, data) == dropped
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -
 )
 def test_ordinary_layout_is_not_flagged(source: str) -> None:
     data = source.encode()
-    assert dropped_text(parse(data).root_node, data) is None
+    assert misread(parse(data).root_node, data) is None
 
 
 @pytest.mark.parametrize(

@@ -68,9 +68,8 @@ async def auto_command(ctx: ReplContext, arg: str) -> None:
 
 async def safety_command(ctx: ReplContext, arg: str) -> None:
     if arg == "off":
-        answer = (
-            await ctx.ask("Turn safety checks off for this session? Type yes: ") if ctx.ask else ""
-        )
+        _say(ctx, "Turn safety checks off for this session? Type yes to confirm.", "bold yellow")
+        answer = await ctx.ask("> ") if ctx.ask else ""
         if answer.strip().lower() != "yes":
             _say(ctx, "safety stays on")
             return

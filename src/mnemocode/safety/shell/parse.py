@@ -66,19 +66,26 @@ def text(node: Node) -> str:
     return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
-def dropped_text(root: Node, source: bytes) -> str | None:
-    """Source text the parser silently skipped or split differently from bash.
+def misread(root: Node, source: bytes) -> str | None:
+    """Where tree-sitter read the source differently from bash, if anywhere.
 
-    tree-sitter-bash drops some words without an ERROR node (``python3 - <<EOF``
-    loses the ``-``), treats a carriage return as a blank where bash keeps it in
-    the word, and splits ``tr\\<newline>uncate`` into two words where bash joins
-    them into ``truncate``. Between the children of every structural node only
-    spaces, tabs, newlines and line continuations that touch a blank may remain.
+    Known cases: it drops some words without an ERROR node (``python3 - <<EOF``
+    loses the ``-``); it treats a carriage return as a blank where bash keeps it in
+    the word; it splits ``tr\\<newline>uncate`` into two words where bash joins them
+    into ``truncate``; it lets a word swallow a newline (``a\n\\x`` is one word to
+    it, two commands to bash); and it reads ``[-d x ]`` as a test where bash runs a
+    program named ``[-d``. Between the children of every structural node only
+    blanks and line continuations that touch a blank may remain; words may not
+    contain unescaped blanks; test brackets must stand alone.
     """
     stack = [root]
     while stack:
         node = stack.pop()
         children = node.children
+        if node.type == "word" and _has_blank(node.text or b""):
+            return "a line break inside a word"
+        if node.type == "test_command" and not _brackets_stand_alone(node.text or b""):
+            return "a test bracket joined to a word"
         if node.type not in TEXTUAL and children:
             start = 0 if node is root else node.start_byte
             bounds = [start]
@@ -91,6 +98,25 @@ def dropped_text(root: Node, source: bytes) -> str | None:
                     return problem
         stack.extend(children)
     return None
+
+
+def _has_blank(word: bytes) -> bool:
+    escaped = False
+    for byte in word:
+        if escaped:
+            escaped = False
+        elif byte == 0x5C:  # backslash
+            escaped = True
+        elif byte in b" \t\n\r":
+            return True
+    return False
+
+
+def _brackets_stand_alone(test: bytes) -> bool:
+    width = 2 if test.startswith(b"[[") else 1
+    if not test.startswith(b"["):
+        return True
+    return test[width : width + 1].isspace() and test[-width - 1 : -width].isspace()
 
 
 _WORD_END = frozenset(b" \t\n;&|()<>")

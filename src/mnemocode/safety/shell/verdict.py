@@ -52,7 +52,7 @@ class Arg:
         """Could this word turn into an option (``-x``) at run time?"""
         if self.value is None:
             return True
-        return self.glob and self.value[:1] in "*?["
+        return self.glob and self.value[:1] in "*?[-"
 
     @property
     def literal(self) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnemocode.safety.shell.commands import Commands
-from mnemocode.safety.shell.parse import dropped_text, parse, self_calls, stages, survey, text
+from mnemocode.safety.shell.parse import misread, parse, self_calls, stages, survey, text
 from mnemocode.safety.shell.state import (
     NOTHING,
     Analysis,
@@ -96,7 +96,7 @@ class Walker:
         root = parse(data).root_node
         if root.has_error:
             an.ask(source, "unknown:syntax", "could not be parsed as shell syntax")
-        elif (dropped := dropped_text(root, data)) is not None:
+        elif (dropped := misread(root, data)) is not None:
             what = f"is read differently by bash and by our parser ({dropped})"
             an.ask(source, "unknown:syntax", what)
         survey(root, an, source)
