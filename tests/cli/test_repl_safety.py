@@ -86,3 +86,26 @@ async def test_permissions_template_and_rollback(tmp_path: Path) -> None:
         s.send("/quit\n")
         assert await s.finish() == 0
     assert (s.work / "f.txt").read_text() == "v1\n"
+
+
+async def test_always_saves_a_narrow_rule(tmp_path: Path) -> None:
+    script = [
+        tool_call("shell_exec", command="touch made.txt"),
+        text("first"),
+        tool_call("shell_exec", command="touch made.txt"),
+        text("second"),
+    ]
+    async with repl_session(tmp_path, script) as s:
+        s.send("one\n")
+        await s.wait_for("? run: touch made.txt")
+        s.send("!\n")
+        await s.wait_for("first")
+        s.send("two\n")
+        await s.wait_for("second")
+        assert s.output.count("? run: touch made.txt") == 1  # the rule answered the second time
+        s.send("/permissions\n")
+        await s.wait_for("run `touch made.txt …`")
+        s.send("/quit\n")
+        assert await s.finish() == 0
+    rules = s.app.safety.rules.rules()
+    assert [(r.prefix, r.directory) for r in rules] == [("touch made.txt", str(s.work.resolve()))]

@@ -28,12 +28,15 @@ from mnemocode.cli.render import diff_hunks, diff_renderable, extract_diff
 from mnemocode.core.protocols import ApprovalDecision, ApprovalRequest
 
 MAX_PREVIEW_LINES = 40
-QUESTION = "Allow? [y] once  [a] this session  [n] no › "
-_ANSWERS: dict[str, Literal["once", "session", "deny"]] = {
+QUESTION = "Allow? [y] once  [a] this session  [!] always here  [n] no › "
+Choice = Literal["once", "session", "always", "deny"]
+_ANSWERS: dict[str, Choice] = {
     "y": "once",
     "yes": "once",
     "a": "session",
-    "always": "session",
+    "s": "session",
+    "!": "always",
+    "always": "always",
     "n": "deny",
     "no": "deny",
 }
@@ -93,8 +96,7 @@ class TerminalApprover:
             reason = (await self._prompt("reason for the model (optional) › ")).strip()
             self.console.print(Text("denied", style="red"))
             return ApprovalDecision(False, reason, "once", "user")
-        scope: Literal["once", "session"] = "session" if choice == "session" else "once"
-        return ApprovalDecision(True, "", scope, "user")
+        return ApprovalDecision(True, "", choice, "user")
 
     async def _cancelled(self) -> ApprovalDecision:
         if self._interrupt is not None:
@@ -119,13 +121,13 @@ class TerminalApprover:
                     shown += f"\n… {len(lines) - MAX_PREVIEW_LINES} more lines"
                 self.console.print(Text(shown, style="dim"), highlight=False)
 
-    async def _ask_choice(self) -> Literal["once", "session", "deny"]:
+    async def _ask_choice(self) -> Choice:
         while True:
             answer = (await self._prompt(QUESTION)).strip().lower()
             choice = _ANSWERS.get(answer)
             if choice is not None:
                 return choice
-            self.console.print(Text("answer y, a or n", style="yellow"))
+            self.console.print(Text("answer y, a, ! or n", style="yellow"))
 
     async def _prompt(self, message: str) -> str:
         if self._session is None:

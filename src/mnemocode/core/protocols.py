@@ -103,7 +103,9 @@ class ApprovalRequest:
 class ApprovalDecision:
     allowed: bool
     reason: str = ""
-    scope: Literal["once", "session"] = "once"
+    # "always": save a narrow rule (this exact command in this directory, or this
+    # tool on this path) so the question is not asked again, in later sessions too.
+    scope: Literal["once", "session", "always"] = "once"
     by: str = "user"
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mnemocode.safety.audit import AuditLog
     from mnemocode.safety.checkpoints import CheckpointStore
     from mnemocode.safety.paths import PathPolicy, PathVerdict
+    from mnemocode.safety.rules import RuleStore
     from mnemocode.safety.secrets import Redactor
     from mnemocode.safety.shell import ShellVerdict
 
@@ -93,6 +94,7 @@ class GuardedToolset:
     checkpoints: CheckpointStore | None = None
     audit: AuditLog | None = None
     redactor: Redactor | None = None
+    rules: RuleStore | None = None
     # "Allow for this session" answers: exact commands, or a tool on one path.
     session_allowed: set[str] = field(default_factory=set)
 
@@ -126,7 +128,9 @@ class GuardedToolset:
                     return self._finish(
                         call, ctx, verdict, outcome="denied", decided_by=decided_by, result=result
                     )
-                if decision.scope == "session":
+                if decision.scope == "always" and self._save_rule(call, ctx, verdict):
+                    decided_by = f"{decision.by} (saved a rule)"
+                elif decision.scope in {"session", "always"}:
                     self.session_allowed.add(_session_key(call, verdict))
         moved = self._target_moved(verdict)
         if moved is not None:
@@ -151,6 +155,34 @@ class GuardedToolset:
             result=result,
             checkpoint=checkpoint,
         )
+
+    def _save_rule(self, call: ToolCall, ctx: ToolContext, verdict: Verdict) -> bool:
+        """An "always" answer becomes the narrowest rule that covers this call: this
+        exact single command in this directory, or this tool on this one path.
+        Anything broader (a compound command, no path) stays a session answer."""
+        if self.rules is None:
+            return False
+        from mnemocode.safety.rules import Rule
+
+        if call.name == "shell_exec" and verdict.shell is not None:
+            if len(verdict.shell.commands) != 1:
+                return False
+            rule = Rule(
+                "shell_exec", "project", prefix=verdict.shell.commands[0], directory=str(ctx.cwd)
+            )
+        elif verdict.path is not None:
+            try:
+                relative = verdict.path.resolved.relative_to(ctx.cwd.resolve()).as_posix()
+            except ValueError:
+                return False
+            rule = Rule(call.name, "project", path_glob=relative)
+        else:
+            return False
+        try:
+            self.rules.add(rule)
+        except ValueError:
+            return False
+        return True
 
     def end_turn(self, session: str, turn: int) -> None:
         """After a turn: record the state it left, so undo knows what it did."""

@@ -106,6 +106,7 @@ def build_safety(
         checkpoints=checkpoints,
         audit=audit,
         redactor=redactor,
+        rules=rules,
     )
     sandbox = ModalSandbox(policy, config, [workdir, *extra])
     transport = functools.partial(guarded_transport, allow_private=config.allow_private_network)
