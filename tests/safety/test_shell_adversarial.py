@@ -191,6 +191,7 @@ RISKY: list[str] = [
     "rg --pre rm x",
     "rg --pre=sh x",
     "rg -nz x",
+    "rg -nz* x",  # a glob that starts with "-" stays an option when nothing matches
     "rg --hostname-bin=id x",
     "rg *",
     "sed -i s/a/b/ f",
@@ -243,13 +244,25 @@ RISKY: list[str] = [
     "/tmp/ls",
     "rm${IFS}x",
     # what tree-sitter and bash read differently
+    "ls\n\\rm x",  # tree-sitter: one word "\n\\rm"; bash: a new command `rm x`
+    "[-d x ] || rm y",
+    "[ a > b ]",  # bash: the test `[ a` with stdout redirected to a file b
     "tr\\\nuncate -s 0 f",
     "w\\\nget http://x",
     "ls\rrm x",
     "cat - <<EOF\nx\nEOF",
-    # arithmetic can evaluate $(...) hidden in quotes
+    # text that bash evaluates: $(...) hidden in quotes, here-documents, prompts
     "let 'x=a[$(rm y)]'",
     "[[ 1 -eq 'a[$(rm y)]' ]]",
+    "x='a[$(rm y)]'; echo ${!x}",
+    "x='$(rm y)'; echo ${x@P}",
+    "echo ${PS1@P}",
+    "printf -v 'a[$(rm y)]' x",
+    "cat <<$X\n$(rm x)\n$X",
+    'echo "$\\\n(rm x)"',  # bash joins `$\<newline>(` into `$(`
+    "cat <<EOF\n$\\\n(rm x)\nEOF",
+    "echo $(> ~/.bashrc)",  # a redirection with no command still writes
+    "test a[$(&>f)]=1",
     # packages, tests and builds run code
     "npm install x",
     "pip install x",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mnemocode.safety.shell import analyse_command
-from mnemocode.safety.shell.parse import misread, language, parse
+from mnemocode.safety.shell.parse import language, misread, parse
 from mnemocode.safety.shell.reads import sed_script_is_safe
 
 WORKDIR = Path("/work/project")
@@ -71,6 +71,14 @@ def test_parsers_are_per_thread_and_agree() -> None:
         ("python3 - <<EOF\nx\nEOF\n", "-"),  # tree-sitter loses the "-"
         ("tr\\\nuncate -s 0 f", "a line continuation inside a word"),
         ("ls\rrm x", "'\\r'"),
+        ("sha256sum\n\\xEOF\n file", "a line break inside a word"),
+        ("[-d src ]", "a test bracket joined to a word"),
+        ("[ -d src]", "a test bracket joined to a word"),
+        ("[ -f a >> b ]", "a redirection inside [ ]"),
+        ("cat <<$X\n$(rm x)\n$X\n", "an expansion in a here-document the parser left as text"),
+        ("{ls;}", "a brace joined to a word"),
+        ("ttouch[ab] =ls", "blanks inside an assignment"),
+        ('echo "$\\\n(rm x)"', "a line continuation right after $"),
     ],
 )
 def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -> None:
@@ -80,7 +88,16 @@ def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -
 
 @pytest.mark.parametrize(
     "source",
-    ["ls -la \\\n  src", "ls |\\\ngrep x", 'echo "a\nb"', "cat <<'X'\n$(rm y) \\\nX\n", "ls  # c"],
+    [
+        "ls -la \\\n  src",
+        "ls |\\\ngrep x",
+        'echo "a\nb"',
+        "cat <<'X'\n$(rm y) \\\nX\n",
+        "cat <<X\n$(date) and ${HOME} and $((1 + 2))\nX\n",
+        "ls  # c",
+        "{ ls; }",
+        "[ -f a ] && [[ b > c ]]",
+    ],
 )
 def test_ordinary_layout_is_not_flagged(source: str) -> None:
     data = source.encode()

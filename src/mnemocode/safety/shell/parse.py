@@ -74,18 +74,22 @@ def misread(root: Node, source: bytes) -> str | None:
     the word; it splits ``tr\\<newline>uncate`` into two words where bash joins them
     into ``truncate``; it lets a word swallow a newline (``a\n\\x`` is one word to
     it, two commands to bash); and it reads ``[-d x ]`` as a test where bash runs a
-    program named ``[-d``. Between the children of every structural node only
+    program named ``[-d`` (and ``[ a > b ]`` as a comparison where bash writes to
+    a file ``b``). Between the children of every structural node only
     blanks and line continuations that touch a blank may remain; words may not
     contain unescaped blanks; test brackets must stand alone.
     """
+    if re.search(rb"\$(\\\r?\n)+", source):
+        return "a line continuation right after $"  # bash joins `$\<newline>(` into `$(`
     stack = [root]
     while stack:
         node = stack.pop()
         children = node.children
         if node.type == "word" and _has_blank(node.text or b""):
             return "a line break inside a word"
-        if node.type == "test_command" and not _brackets_stand_alone(node.text or b""):
-            return "a test bracket joined to a word"
+        problem = _STRUCTURE_CHECKS[node.type](node) if node.type in _STRUCTURE_CHECKS else None
+        if problem is not None:
+            return problem
         if node.type not in TEXTUAL and children:
             start = 0 if node is root else node.start_byte
             bounds = [start]
@@ -112,11 +116,58 @@ def _has_blank(word: bytes) -> bool:
     return False
 
 
-def _brackets_stand_alone(test: bytes) -> bool:
-    width = 2 if test.startswith(b"[[") else 1
+_REDIRECTIONS = frozenset({">", ">>", "<", ">&", "<&", "&>", "&>>", ">|", "<>"})
+_UNPARSED_EXPANSION = re.compile(rb"(?<!\\)(\$\(|\$\{|\$\[|`)")
+
+
+def _heredoc_problem(node: Node) -> str | None:
+    """In an unquoted here-document bash expands `$(...)`; tree-sitter sometimes
+    leaves it as plain text (``<<$X``)."""
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    if start is None or any(q in (start.text or b"") for q in b"'\"\\"):
+        return None
+    stack = [c for c in node.children if c.type == "heredoc_body"]
+    while stack:
+        child = stack.pop()
+        if child.type == "heredoc_content" and _UNPARSED_EXPANSION.search(child.text or b""):
+            return "an expansion in a here-document the parser left as text"
+        if child.type not in ("command_substitution", "expansion", "arithmetic_expansion"):
+            stack.extend(child.children)
+    return None
+
+
+def _assignment_problem(node: Node) -> str | None:
+    """`a[1 + 2]=x` or `a[x] =y` are commands to bash, not assignments."""
+    value = node.child_by_field_name("value")
+    end = value.start_byte if value is not None else node.end_byte
+    head = (node.text or b"")[: end - node.start_byte]
+    return "blanks inside an assignment" if _has_blank(head) else None
+
+
+def _brace_problem(node: Node) -> str | None:
+    """`{ls;}` is one word to bash; tree-sitter reads a group."""
+    text = node.text or b""
+    if text.startswith(b"{") and not text[1:2].isspace():
+        return "a brace joined to a word"
+    return None
+
+
+def _test_problem(node: Node) -> str | None:
+    """`[ a > b ]` redirects to a file named b in bash; tree-sitter sees a comparison."""
+    test = node.text or b""
     if not test.startswith(b"["):
-        return True
-    return test[width : width + 1].isspace() and test[-width - 1 : -width].isspace()
+        return None
+    width = 2 if test.startswith(b"[[") else 1
+    if not (test[width : width + 1].isspace() and test[-width - 1 : -width].isspace()):
+        return "a test bracket joined to a word"
+    if width == 1:
+        stack = list(node.children)
+        while stack:
+            child = stack.pop()
+            if child.type in _REDIRECTIONS:
+                return "a redirection inside [ ]"
+            stack.extend(child.children)
+    return None
 
 
 _WORD_END = frozenset(b" \t\n;&|()<>")
@@ -136,10 +187,25 @@ def _bad_gap(source: bytes, start: int, end: int) -> str | None:
     return None
 
 
+_STRUCTURE_CHECKS = {
+    "test_command": _test_problem,
+    "heredoc_redirect": _heredoc_problem,
+    "compound_statement": _brace_problem,
+    "variable_assignment": _assignment_problem,
+}
+
+
 # ---- facts about a tree ------------------------------------------------------------
 
-_ARITHMETIC = frozenset(
-    {"arithmetic_expansion", "c_style_for_statement", "subscript", "test_command"}
+# Places where bash evaluates the *text* of a string or variable as code: array
+# subscripts in arithmetic (`$(( a[$(cmd)] ))`), name arguments of builtins
+# (`printf -v 'a[$(cmd)]'`), indirection (`${!x}`) and prompt expansion (`${x@P}`).
+_EVALUATING_NODES = frozenset(
+    {"arithmetic_expansion", "c_style_for_statement", "subscript", "test_command", "expansion"}
+)
+_EVALUATING_WORDS = frozenset(
+    {"let", "-i", "declare", "typeset", "local", "readonly", "export", "printf", "read"}
+    | {"mapfile", "readarray", "unset", "test", "[", "getopts"}
 )
 
 
@@ -166,9 +232,9 @@ def self_calls(body: Node, name: str) -> tuple[bool, bool]:
 
 def survey(root: Node, an: Analysis, source: str) -> None:
     """Facts about the whole script: does it assign HOME or PWD (then `~`, `$HOME`,
-    `$PWD` are unknown), and does it hide `$(...)` in a quoted string where bash
-    arithmetic could evaluate it (``[[ 1 -eq 'a[$(cmd)]' ]]``)."""
-    quoted_substitution = arithmetic = False
+    `$PWD` are unknown), and does it hide `$(...)` in a quoted string next to a
+    construct that can evaluate that text (``[[ 1 -eq 'a[$(cmd)]' ]]``)."""
+    quoted_substitution = evaluates = False
     stack = [root]
     while stack:
         node = stack.pop()
@@ -180,12 +246,15 @@ def survey(root: Node, an: Analysis, source: str) -> None:
         elif kind == "word":
             word = text(node)
             an.tainted |= set(re.findall(r"\b(HOME|PWD)\b", word))
-            arithmetic |= word in ("let", "-i")
+            evaluates |= word in _EVALUATING_WORDS
         elif kind in ("raw_string", "ansi_c_string", "string_content", "heredoc_body"):
             body = text(node)
             quoted_substitution |= "$(" in body or "`" in body
-        arithmetic |= kind in _ARITHMETIC or kind == "(("
+        evaluates |= kind in _EVALUATING_NODES or kind == "(("
+        if kind == "expansion" and text(node).endswith("@P}"):
+            what = "uses prompt expansion (${x@P}), which runs `$(...)` found in data"
+            an.ask(shorten(source), "unknown:prompt-expansion", what)
         stack.extend(node.children)
-    if quoted_substitution and arithmetic:
-        what = "uses arithmetic next to quoted `$(...)` text, which bash may run"
-        an.ask(shorten(source), "unknown:arithmetic", what)
+    if quoted_substitution and evaluates:
+        what = "has quoted `$(...)` text and a construct that can evaluate it"
+        an.ask(shorten(source), "unknown:evaluated-text", what)

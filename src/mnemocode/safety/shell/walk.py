@@ -9,7 +9,6 @@ redirections, here-documents, assignments, conditions — is analysed too.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnemocode.safety.shell.commands import Commands
@@ -22,7 +21,7 @@ from mnemocode.safety.shell.state import (
     harmless_variable,
 )
 from mnemocode.safety.shell.verdict import Arg, names
-from mnemocode.safety.shell.words import evaluate
+from mnemocode.safety.shell.words import ShellWords, evaluate
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -42,45 +41,18 @@ _CONTROL = frozenset(
 _LOOPS = frozenset({"while_statement", "for_statement", "c_style_for_statement"})
 _SUBSTITUTIONS = frozenset({"command_substitution", "process_substitution"})
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
+_REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 MAX_DEPTH = 8
 MAX_LENGTH = 100_000
-
-
-class _Words:
-    """The ``WordHost`` for one shell: what ``$HOME``/``$PWD``/``~`` are right now."""
-
-    def __init__(self, walker: Walker, shell: Shell) -> None:
-        self.walker, self.shell, self.an = walker, shell, walker.an
-
-    def variable(self, name: str) -> str | None:
-        if name in self.an.tainted:
-            return None
-        if name == "HOME":
-            return str(self.an.home_dir)
-        if name == "PWD" and self.shell.cwd is not None:
-            return str(self.shell.cwd)
-        return None
-
-    def home(self) -> Path | None:
-        return None if "HOME" in self.an.tainted else self.an.home_dir
-
-    def substitution(self, node: Node) -> bool:
-        return self.walker.substitution(node, self.shell)
-
-    def output_of(self, node: Node) -> str | None:
-        inner = [c for c in node.children if c.is_named]
-        if len(inner) != 1 or inner[0].type != "command" or text(inner[0]).strip() != "pwd":
-            return None
-        return self.variable("PWD")
-
-    def scan(self, node: Node) -> bool:
-        return self.walker.scan(node, self.shell)
 
 
 class Walker:
     def __init__(self, an: Analysis) -> None:
         self.an = an
         self.commands = Commands(an, self.run_script)
+
+    def _words(self, shell: Shell) -> ShellWords:
+        return ShellWords(self.an, shell, self.substitution, self.scan)
 
     # ---- scripts ------------------------------------------------------------------
 
@@ -122,6 +94,10 @@ class Walker:
                 effects |= self.statement(child, shell.copy() if background else shell)
             elif child.type in _CONTAINERS:
                 effects |= self.sequence(child, shell)
+            elif child.type in _REDIRECTS:  # `$(> file)`: a redirection with no command
+                self._finish(
+                    NOTHING, *self.redirects([child], shell, text(child)), shell, text(child)
+                )
             else:
                 effects |= Effects(fetches=self.scan(child, shell))
         return effects
@@ -220,7 +196,7 @@ class Walker:
             self.assignment(assignment, shell, label, prefix=name is not None)
         effects = NOTHING
         if name is not None:
-            words = _Words(self, shell)
+            words = self._words(shell)
             parts = [c for c in name.children if c.is_named]
             head = evaluate(parts[0], words) if len(parts) == 1 else Arg(None, text(name))
             argv = [head, *(evaluate(a, words) for a in args)]
@@ -306,7 +282,7 @@ class Walker:
         if target.type == "process_substitution":
             fetched = self.substitution(target, shell)
             return fetched and operator.startswith("<")
-        arg = evaluate(target, _Words(self, shell))
+        arg = evaluate(target, self._words(shell))
         if operator in ("<", "<&"):
             return arg.fetched
         value = arg.literal
@@ -346,7 +322,7 @@ class Walker:
             self.scan(target, shell)
             target = target.child_by_field_name("name")
         name = text(target) if target is not None else ""
-        arg = evaluate(value, _Words(self, shell)) if value is not None else Arg("", "")
+        arg = evaluate(value, self._words(shell)) if value is not None else Arg("", "")
         if not harmless_variable(name, arg.literal):
             what = f"sets {name or 'a variable'}, which can change what later commands run"
             self.an.ask(label, "env:assignment", what)

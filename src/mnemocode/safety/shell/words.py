@@ -8,11 +8,13 @@ still handed to the host so the commands they run get analysed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mnemocode.safety.shell.parse import text
+from mnemocode.safety.shell.state import Analysis, Shell
 from mnemocode.safety.shell.verdict import Arg
 
 if TYPE_CHECKING:
@@ -57,6 +59,44 @@ class WordHost(Protocol):
     def scan(self, node: Node) -> bool:
         """Analyse every substitution inside ``node``; True if one downloads."""
         ...
+
+
+class ShellWords:
+    """The ``WordHost`` of one shell: what ``$HOME``, ``$PWD`` and ``~`` are right now."""
+
+    def __init__(
+        self,
+        an: Analysis,
+        shell: Shell,
+        substitution: Callable[[Node, Shell], bool],
+        scan: Callable[[Node, Shell], bool],
+    ) -> None:
+        self.an, self.shell = an, shell
+        self._substitution, self._scan = substitution, scan
+
+    def variable(self, name: str) -> str | None:
+        if name in self.an.tainted:
+            return None
+        if name == "HOME":
+            return str(self.an.home_dir)
+        if name == "PWD" and self.shell.cwd is not None:
+            return str(self.shell.cwd)
+        return None
+
+    def home(self) -> Path | None:
+        return None if "HOME" in self.an.tainted else self.an.home_dir
+
+    def substitution(self, node: Node) -> bool:
+        return self._substitution(node, self.shell)
+
+    def output_of(self, node: Node) -> str | None:
+        inner = [c for c in node.children if c.is_named]
+        if len(inner) != 1 or inner[0].type != "command" or text(inner[0]).strip() != "pwd":
+            return None
+        return self.variable("PWD")
+
+    def scan(self, node: Node) -> bool:
+        return self._scan(node, self.shell)
 
 
 @dataclass(slots=True)
