@@ -59,6 +59,11 @@ CATASTROPHIC: list[str] = [
     "xargs -0 sh -c 'rm -rf ~'",
     "find / -name x -exec sh -c 'rm -rf ~' \\;",
     "ls(){ rm -rf ~; }; ls",
+    # a function does not replace a command it may not define, or a process it cannot reach
+    "if false; then rm(){ echo; }; fi; rm -rf ~",
+    "rm(){ echo; }; rm -rf ~",
+    "rm(){ echo; }; env rm -rf ~",
+    "rm(){ echo; }; command rm -rf ~",
     "echo $(rm -rf /)",
     # fork bombs
     ":(){ :|:& };:",
@@ -124,6 +129,8 @@ RISKY: list[str] = [
     "while true; do rm x; done",
     "! rm x",
     "f(){ rm x; }; f",
+    "f() { ls; }; bash -c f",  # a new shell has no f: it runs a program named f
+    "true && f() { ls; }; f",
     # redirections are writes
     "ls > ~/.bashrc",
     "echo hi >| file",
@@ -145,6 +152,18 @@ RISKY: list[str] = [
     "timeout -s KILL 5 rm x",
     "nohup rm x &",
     "time rm x",
+    "time -eqrm",  # bash's `time` keyword runs the program "-eqrm"
+    "time<& -eqrm",
+    "git branch >&--show-current",  # bash: close stdout, then the argument -show-current
+    "ls\n\\\nrm x",
+    "bash -lc 'ls| head'\\x",  # bash -c gets "ls| headx"
+    "tree -`pwd`L 2",
+    "export]] PATH=.",
+    "date %*s",
+    "[ -d src||rm x ]",  # `[` is a plain command to bash: || ends it
+    "[ a |sh|b ]",
+    "x=$\n  rm\n",  # bash: x='$', then a command `rm`
+    "coproc rm x",
     "stdbuf -oL rm x",
     "exec rm x",
     "command rm x",
@@ -259,6 +278,7 @@ RISKY: list[str] = [
     "echo ${PS1@P}",
     "printf -v 'a[$(rm y)]' x",
     "cat <<$X\n$(rm x)\n$X",
+    "cat <<$X\n$(rm x)\n$\\X\nEOF\n",  # bash's here-document does not end at $\X
     'echo "$\\\n(rm x)"',  # bash joins `$\<newline>(` into `$(`
     "cat <<EOF\n$\\\n(rm x)\nEOF",
     "echo $(> ~/.bashrc)",  # a redirection with no command still writes

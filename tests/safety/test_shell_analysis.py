@@ -129,6 +129,17 @@ READ_ONLY = [
     "wc -l $(git ls-files)",
     "echo $((1 + 2))",
     "f() { ls; }; f",
+    # multi-line scripts as models write them
+    "cd src\nls -la\n",
+    "git log \\\n  --oneline \\\n  -5",
+    "if [ -f x ]; then\n  cat x\nfi",
+    "for f in *.py\ndo\n  echo $f\ndone",
+    "cat file |\n  grep x",
+    'while read -r line; do\n  echo "$line"\ndone < file.txt',
+    'case "$1" in\n  a) ls ;;\n  *) pwd ;;\nesac',
+    "{\n  echo a\n  echo b\n} | sort",
+    "x=$(\n  ls\n)\necho $x",
+    "cat <<'EOF'\n$(x) `y`\nEOF\n",
 ]
 
 
@@ -353,3 +364,24 @@ def test_the_verdict_is_immutable() -> None:
     verdict = analyse("ls")
     with pytest.raises(dataclasses.FrozenInstanceError):
         verdict.action = "deny"  # type: ignore[misc]
+
+
+# ---- files read, for the secrets check ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "reads"),
+    [
+        ("cat .env", ("/work/project/.env",)),
+        ("head -n 5 ~/.ssh/id_rsa", ("/home/user/.ssh/id_rsa",)),
+        ("wc -l < ~/.aws/credentials", ("/home/user/.aws/credentials",)),
+        ("grep -r KEY .env src", ("/work/project/.env", "/work/project/src")),
+        ("cd config && sed -n 1p secrets.toml", ("/work/project/config/secrets.toml",)),
+        ("echo .env", ()),
+        ("rg needle", ()),
+        ("cat $FILE", ()),
+    ],
+)
+def test_files_read_are_listed(command: str, reads: tuple[str, ...]) -> None:
+    verdict = analyse(command)
+    assert (verdict.action, verdict.reads) == ("allow", reads)

@@ -3,6 +3,9 @@ the command bash would run, and what each word expands to."""
 
 from __future__ import annotations
 
+import random
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -11,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from mnemocode.safety.shell import analyse_command
-from mnemocode.safety.shell.parse import language, misread, parse
+from mnemocode.safety.shell.misread import misread
+from mnemocode.safety.shell.parse import language, parse
 from mnemocode.safety.shell.reads import sed_script_is_safe
 
 WORKDIR = Path("/work/project")
@@ -68,10 +72,19 @@ def test_parsers_are_per_thread_and_agree() -> None:
 @pytest.mark.parametrize(
     ("source", "dropped"),
     [
-        ("python3 - <<EOF\nx\nEOF\n", "-"),  # tree-sitter loses the "-"
+        ("python3 - <<EOF\nx\nEOF\n", "text the parser skipped: -"),  # it loses the "-"
         ("tr\\\nuncate -s 0 f", "a line continuation inside a word"),
-        ("ls\rrm x", "'\\r'"),
-        ("sha256sum\n\\xEOF\n file", "a line break inside a word"),
+        ("ls\rrm x", "text the parser skipped: '\\r'"),
+        ("\r", "text the parser ignored"),
+        ("sha256sum\n\\xEOF\n file", "one word the parser split in two"),
+        ("ls\n\\\nrm x", "a line break inside one command"),
+        ("bash -lc 'ls|head'\\x", "one word the parser split in two"),
+        ("git branch >&--show-current", "a closed descriptor followed by a word"),
+        ("time<& -eqrm", "a closed descriptor followed by a word"),
+        ("export]] X", "the keyword 'export' joined to a word"),
+        ("[ \nEOF\n-d src ]", "a line break inside [ ]"),
+        ("[ -d sr||c ]", "a shell operator inside [ ]"),
+        ("x=$\n  l\n", "a blank inside one word"),
         ("[-d src ]", "a test bracket joined to a word"),
         ("[ -d src]", "a test bracket joined to a word"),
         ("[ -f a >> b ]", "a redirection inside [ ]"),
@@ -97,6 +110,9 @@ def test_text_the_parser_reads_differently_is_found(source: str, dropped: str) -
         "ls  # c",
         "{ ls; }",
         "[ -f a ] && [[ b > c ]]",
+        "ls 2>&- >&2 <&-",
+        "for x in a;do ls;done",
+        "if true;then ls;fi",
     ],
 )
 def test_ordinary_layout_is_not_flagged(source: str) -> None:
@@ -199,3 +215,93 @@ def test_safe_sed_scripts(script: str) -> None:
 )
 def test_sed_scripts_that_write_or_run_are_not_safe(script: str) -> None:
     assert not sed_script_is_safe(script)
+
+
+# ---- differential: what bash really runs ---------------------------------------------
+#
+# For commands the analyser allows, run them with real bash inside bubblewrap (read-only
+# root, a private /tmp, no network), every program on PATH replaced by a stub that logs
+# its argv. Everything bash actually ran must be allowed on its own, and nothing may
+# have been written. A fixed-seed sample of mutations of ordinary commands is included:
+# that is how the tree-sitter discrepancies handled in misread.py were found.
+
+_STUB = "#!/bin/bash\nprintf '%s\\037' \"${0##*/}\" \"$@\" $'\\036' >> /tmp/out/log.$$\n"
+_DRIVER = r"""
+/usr/bin/mkdir -p /tmp/work/src /tmp/home && cd /tmp/work && echo x > a && echo y > src/b.py
+/usr/bin/touch /tmp/out/stamp && /usr/bin/sleep 0.01
+command_not_found_handle() { printf '%s\037' "$@" $'\036' >> /tmp/out/log.$$; return 127; }
+export -f command_not_found_handle
+bash -c "$CMD" < /dev/null > /dev/null 2>&1
+/usr/bin/find /tmp -newer /tmp/out/stamp -not -path '/tmp/out*' -not -path '/tmp/stubs*' \
+  > /tmp/out/written
+"""
+_MUTATIONS = [*" ;&|\n$()`'\"\\<>*?~{}[]#=-", "$(", "\\\n", "<<EOF\n", "\nEOF\n", "rm", "2>"]
+
+
+def _program_names() -> set[str]:
+    from mnemocode.safety.shell import interp, reads, tools, wrappers, writes
+
+    found = set(reads.PLAIN) | set(reads.CHECKED) | set(writes.WRITERS) | set(wrappers.HANDLERS)
+    found |= set(interp.LANGUAGES) | {"python", "python3", "git", "perl", "rm", "curl"}
+    found |= tools.RUNNERS | tools.FETCHERS | set(tools.PACKAGE_MANAGERS)
+    return {n for n in found if "/" not in n} - {"bash", "sh", ":", "[", "."}
+
+
+def _sample() -> list[str]:
+    from tests.safety.test_shell_analysis import READ_ONLY
+
+    rng = random.Random(1234)
+    sample = list(READ_ONLY)
+    while len(sample) < len(READ_ONLY) + 400:
+        chars = list(rng.choice(READ_ONLY))
+        for _ in range(rng.randint(1, 3)):
+            chars.insert(rng.randint(0, len(chars)), rng.choice(_MUTATIONS))
+        sample.append("".join(chars))
+    return [c for c in sample if verdict_of(c)[0] == "allow"]
+
+
+@pytest.fixture(scope="module")
+def stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap (bwrap) is required: .ci/run installs it")
+    folder = tmp_path_factory.mktemp("stubs")
+    for name in _program_names():
+        (folder / name).write_text(_STUB)
+        (folder / name).chmod(0o755)
+    for shell in ("bash", "sh"):
+        (folder / shell).symlink_to(shutil.which("bash") or "/bin/bash")
+    return folder
+
+
+def _run_in_bash(command: str, stubs: Path, out: Path) -> tuple[list[list[str]], str]:
+    out.mkdir()
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs"]
+    argv += ["/tmp", "--ro-bind", str(stubs), "/tmp/stubs", "--bind", str(out), "/tmp/out"]
+    argv += ["--unshare-all", "--die-with-parent", "--clearenv", "--setenv", "PATH"]
+    argv += ["/tmp/stubs", "--setenv", "HOME", "/tmp/home", "--setenv", "CMD", command]
+    subprocess.run(
+        [*argv, "/bin/bash", "-c", _DRIVER], capture_output=True, timeout=20, check=False
+    )
+    log = b"".join(f.read_bytes() for f in sorted(out.glob("log.*")))
+    ran = [
+        [part.decode("utf-8", "replace") for part in record.split(b"\x1f")[:-1]]
+        for record in log.split(b"\x1e\x1f")
+        if record
+    ]
+    written = (out / "written").read_text() if (out / "written").exists() else "(no listing)"
+    return ran, written
+
+
+def test_bash_runs_nothing_the_analyser_did_not_allow(stubs: Path, tmp_path: Path) -> None:
+    problems = []
+    commands = _sample()
+    assert len(commands) > 150
+    for index, command in enumerate(commands):
+        ran, written = _run_in_bash(command, stubs, tmp_path / str(index))
+        for argv in ran:
+            judged = verdict_of(shlex.join(argv)) if argv else ("ask", "empty")
+            if judged[0] != "allow":
+                problems.append(f"{command!r}: bash ran {argv} ({judged[1]})")
+        if written.strip():
+            problems.append(f"{command!r}: bash wrote {written.split()}")
+    assert not problems, "\n".join(problems)

@@ -125,6 +125,55 @@ BUILTINS: dict[str, Handler] = {
 }
 
 
+# Their first operand is a pattern or a program, not a file.
+_PATTERN_FIRST = frozenset(
+    {"grep", "egrep", "fgrep", "zgrep", "rg", "ag", "sed", "awk", "gawk", "mawk", "nawk", "jq"}
+)
+
+
+# Short options that take a value, so that `head -n 5 f` reads f, not "5".
+_READ_VALUES = {
+    "head": "nc",
+    "tail": "nc",
+    "cut": "bcdf",
+    "grep": "ABCDdefmX",
+    "rg": "ABCEMTdefgjmrt",
+    "sort": "kotST",
+    "uniq": "fsw",
+    "du": "dBt",
+    "ls": "IwT",
+    "od": "AjNtw",
+    "nl": "bdfhilnsvw",
+}
+
+
+def _record_reads(inv: Inv, an: Analysis) -> None:
+    if inv.name in reads.NOT_FILES:
+        return
+    short_values = _READ_VALUES.get(inv.name, "")
+    operands = parse_options(inv.args, short_values=short_values).operands
+    if inv.name in _PATTERN_FIRST and not any(a.literal in ("-e", "-f") for a in inv.args):
+        operands = operands[1:]
+    for operand in operands:
+        an.read(operand, inv.shell)
+
+
+def known_command(name: str) -> bool:
+    """A name we classify on its own merits; a function that shadows it (perhaps only
+    in a branch that does not run) is not trusted to replace it."""
+    return (
+        name in BUILTINS
+        or name in reads.PLAIN
+        or name in reads.CHECKED
+        or name in WRITERS
+        or name == "git"
+        or name.startswith("mkfs")
+        or interp.language_of(name) is not None
+        or tools.known_tool(name)
+        or any(name in group for group in tools.OTHER_GROUPS)
+    )
+
+
 class Commands:
     """Implements ``Host.classify``; ``run_script`` comes from the walker."""
 
@@ -152,7 +201,7 @@ class Commands:
                 an.ask(shown, "exec:program-path", f"runs the program {name}")
                 return NOTHING
             name = base
-        if name in shell.functions:
+        if name in shell.functions and not known_command(name):
             if name in shell.cd_functions:
                 shell.cwd = None
             an.allow(shown, "safe:function-call")
@@ -173,12 +222,14 @@ class Commands:
             return interp.interpreter(inv, self)
         if name in reads.PLAIN:
             an.allow(inv.display, f"safe:{name}")
+            _record_reads(inv, an)
             return NOTHING
         checker = reads.CHECKED.get(name)
         if checker is not None:
             outcome = checker(inv, an)
             if outcome is None:
                 an.allow(inv.display, f"safe:{name}")
+                _record_reads(inv, an)
             else:
                 an.ask(inv.display, *outcome)
             return NOTHING

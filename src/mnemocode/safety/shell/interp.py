@@ -80,7 +80,7 @@ def shell(inv: Inv, host: Host) -> Effects:
             an.ask(inv.display, "unknown:dynamic-script", "runs a script known only at run time")
             return NOTHING
         dialect = "zsh" if inv.name == "zsh" else "bash"
-        return host.run_script(script, inv.shell.copy(), dialect=dialect)
+        return host.run_script(script, inv.shell.process(), dialect=dialect)
     if mode == "s" or not rest or rest[0].literal in STDIN_PATHS:
         an.ask(inv.display, "exec:shell-stdin", "runs a script read from standard input")
         return Effects(runs_stdin=True)
@@ -242,7 +242,7 @@ def su(inv: Inv, host: Host) -> Effects:
         return _deny_download(inv, host)
     if script.literal is None:
         return NOTHING
-    return host.run_script(script.literal, inv.shell.copy())
+    return host.run_script(script.literal, inv.shell.process())
 
 
 HANDLERS = {

@@ -1,4 +1,4 @@
-"""tree-sitter-bash, loaded once; and checks that the parse can be trusted.
+"""tree-sitter-bash, loaded once, and facts about the trees it builds.
 
 ``tree_sitter`` is imported inside the functions so that importing the safety
 layer stays cheap; the ``Language`` is built once per process and each thread
@@ -19,24 +19,6 @@ if TYPE_CHECKING:
     from tree_sitter import Language, Node, Parser, Tree
 
 _local = threading.local()
-
-# Nodes whose children do not cover their whole text: the text between the
-# children is literal content (quoted strings, here-documents, comments ...).
-TEXTUAL = frozenset(
-    {
-        "string",
-        "raw_string",
-        "ansi_c_string",
-        "translated_string",
-        "heredoc_body",
-        "heredoc_content",
-        "string_content",
-        "comment",
-        "word",
-        "regex",
-        "extglob_pattern",
-    }
-)
 
 
 @lru_cache(maxsize=1)
@@ -64,135 +46,6 @@ def parse(source: bytes) -> Tree:
 def text(node: Node) -> str:
     raw = node.text
     return raw.decode("utf-8", "replace") if raw is not None else ""
-
-
-def misread(root: Node, source: bytes) -> str | None:
-    """Where tree-sitter read the source differently from bash, if anywhere.
-
-    Known cases: it drops some words without an ERROR node (``python3 - <<EOF``
-    loses the ``-``); it treats a carriage return as a blank where bash keeps it in
-    the word; it splits ``tr\\<newline>uncate`` into two words where bash joins them
-    into ``truncate``; it lets a word swallow a newline (``a\n\\x`` is one word to
-    it, two commands to bash); and it reads ``[-d x ]`` as a test where bash runs a
-    program named ``[-d`` (and ``[ a > b ]`` as a comparison where bash writes to
-    a file ``b``). Between the children of every structural node only
-    blanks and line continuations that touch a blank may remain; words may not
-    contain unescaped blanks; test brackets must stand alone.
-    """
-    if re.search(rb"\$(\\\r?\n)+", source):
-        return "a line continuation right after $"  # bash joins `$\<newline>(` into `$(`
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        children = node.children
-        if node.type == "word" and _has_blank(node.text or b""):
-            return "a line break inside a word"
-        problem = _STRUCTURE_CHECKS[node.type](node) if node.type in _STRUCTURE_CHECKS else None
-        if problem is not None:
-            return problem
-        if node.type not in TEXTUAL and children:
-            start = 0 if node is root else node.start_byte
-            bounds = [start]
-            for child in children:
-                bounds += [child.start_byte, child.end_byte]
-            bounds.append(len(source) if node is root else node.end_byte)
-            for i in range(0, len(bounds), 2):
-                problem = _bad_gap(source, bounds[i], bounds[i + 1])
-                if problem is not None:
-                    return problem
-        stack.extend(children)
-    return None
-
-
-def _has_blank(word: bytes) -> bool:
-    escaped = False
-    for byte in word:
-        if escaped:
-            escaped = False
-        elif byte == 0x5C:  # backslash
-            escaped = True
-        elif byte in b" \t\n\r":
-            return True
-    return False
-
-
-_REDIRECTIONS = frozenset({">", ">>", "<", ">&", "<&", "&>", "&>>", ">|", "<>"})
-_UNPARSED_EXPANSION = re.compile(rb"(?<!\\)(\$\(|\$\{|\$\[|`)")
-
-
-def _heredoc_problem(node: Node) -> str | None:
-    """In an unquoted here-document bash expands `$(...)`; tree-sitter sometimes
-    leaves it as plain text (``<<$X``)."""
-    start = next((c for c in node.children if c.type == "heredoc_start"), None)
-    if start is None or any(q in (start.text or b"") for q in b"'\"\\"):
-        return None
-    stack = [c for c in node.children if c.type == "heredoc_body"]
-    while stack:
-        child = stack.pop()
-        if child.type == "heredoc_content" and _UNPARSED_EXPANSION.search(child.text or b""):
-            return "an expansion in a here-document the parser left as text"
-        if child.type not in ("command_substitution", "expansion", "arithmetic_expansion"):
-            stack.extend(child.children)
-    return None
-
-
-def _assignment_problem(node: Node) -> str | None:
-    """`a[1 + 2]=x` or `a[x] =y` are commands to bash, not assignments."""
-    value = node.child_by_field_name("value")
-    end = value.start_byte if value is not None else node.end_byte
-    head = (node.text or b"")[: end - node.start_byte]
-    return "blanks inside an assignment" if _has_blank(head) else None
-
-
-def _brace_problem(node: Node) -> str | None:
-    """`{ls;}` is one word to bash; tree-sitter reads a group."""
-    text = node.text or b""
-    if text.startswith(b"{") and not text[1:2].isspace():
-        return "a brace joined to a word"
-    return None
-
-
-def _test_problem(node: Node) -> str | None:
-    """`[ a > b ]` redirects to a file named b in bash; tree-sitter sees a comparison."""
-    test = node.text or b""
-    if not test.startswith(b"["):
-        return None
-    width = 2 if test.startswith(b"[[") else 1
-    if not (test[width : width + 1].isspace() and test[-width - 1 : -width].isspace()):
-        return "a test bracket joined to a word"
-    if width == 1:
-        stack = list(node.children)
-        while stack:
-            child = stack.pop()
-            if child.type in _REDIRECTIONS:
-                return "a redirection inside [ ]"
-            stack.extend(child.children)
-    return None
-
-
-_WORD_END = frozenset(b" \t\n;&|()<>")
-
-
-def _bad_gap(source: bytes, start: int, end: int) -> str | None:
-    gap = source[start:end]
-    if not gap:
-        return None
-    rest = gap.replace(b"\\\n", b"")
-    if rest.strip(b" \t\n"):
-        return gap.decode("utf-8", "replace").strip() or repr(gap.decode("utf-8", "replace"))
-    if not rest and start > 0 and end < len(source):
-        before, after = source[start - 1], source[end]
-        if before not in _WORD_END and after not in _WORD_END:
-            return "a line continuation inside a word"
-    return None
-
-
-_STRUCTURE_CHECKS = {
-    "test_command": _test_problem,
-    "heredoc_redirect": _heredoc_problem,
-    "compound_statement": _brace_problem,
-    "variable_assignment": _assignment_problem,
-}
 
 
 # ---- facts about a tree ------------------------------------------------------------

@@ -30,6 +30,15 @@ PLAIN = names(
     """
 )
 
+# Read-only commands whose operands are not files (for ``ShellVerdict.reads``).
+NOT_FILES = names(
+    """
+    echo printf test [ expr seq sleep numfmt type which whereis whoami id groups uname
+    uptime nproc arch pwd true false : date hostname wait jobs exit return break continue
+    shift shopt dirs times cal ncal getconf locale tty logname users who w ps pgrep pstree
+    basename dirname printenv
+    """
+)
 _DYNAMIC = ("unknown:dynamic-argument", "has an argument known only at run time")
 
 
@@ -112,9 +121,7 @@ def _date(inv: Inv, an: Analysis) -> Outcome:
     )
     if opts.dynamic:
         return _DYNAMIC
-    if opts.has("-s", "--set") or any(
-        not (a.literal or "+").startswith("+") for a in opts.operands
-    ):
+    if opts.has("-s", "--set") or any(not (a.value or "").startswith("+") for a in opts.operands):
         return "write:date-set", "sets the system clock"
     return None
 

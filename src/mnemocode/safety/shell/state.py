@@ -39,6 +39,11 @@ class Shell:
     def copy(self) -> Shell:
         return Shell(self.cwd, set(self.functions), set(self.cd_functions), self.in_loop)
 
+    def process(self) -> Shell:
+        """The state a new process starts with: the cwd, but none of our functions
+        (`env f`, `sudo f`, `bash -c f` and `command f` run a program named f)."""
+        return Shell(self.cwd, in_loop=self.in_loop)
+
 
 def normalise(path: str) -> str:
     """Lexical normalisation (no symlinks): ``/a/./b/../c`` -> ``/a/c``, ``//`` -> ``/``."""
@@ -58,6 +63,7 @@ class Analysis:
         self.home_dir = Path(normalise(os.path.abspath(home)))
         self.findings: list[Finding] = []
         self.writes: list[str] = []
+        self.reads: list[str] = []
         self.commands: list[str] = []
         self.tainted: set[str] = set()  # HOME / PWD when the command assigns them
         self.depth = 0  # nesting of `bash -c` / `eval` scripts
@@ -119,23 +125,31 @@ class Analysis:
         if target not in self.writes:
             self.writes.append(target)
 
+    def read(self, arg: Arg, shell: Shell) -> None:
+        """Record a file a command reads, when its name is known."""
+        value = arg.literal
+        path = self.resolve(value, shell) if value and not value.startswith("-") else None
+        if path is not None and not self.harmless(path) and str(path) not in self.reads:
+            self.reads.append(str(path))
+
     # ---- result ------------------------------------------------------------------
 
     def verdict(self) -> ShellVerdict:
-        writes, commands = tuple(self.writes), tuple(dict.fromkeys(self.commands))
+        commands = tuple(dict.fromkeys(self.commands))
+        found = (tuple(self.writes), commands, tuple(self.reads))
         worst = max((SEVERITY[f.action] for f in self.findings), default=0)
         if worst:
             first = next(f for f in self.findings if SEVERITY[f.action] == worst)
-            return ShellVerdict(first.action, first.reason + ".", first.rule, writes, commands)
+            return ShellVerdict(first.action, first.reason + ".", first.rule, *found)
         if not self.findings:
-            return ShellVerdict("allow", "Nothing to run.", "safe:empty", writes, commands)
+            return ShellVerdict("allow", "Nothing to run.", "safe:empty", *found)
         rules = list(dict.fromkeys(f.rule for f in self.findings))
         if len(rules) == 1:
-            return ShellVerdict("allow", self.findings[0].reason + ".", rules[0], writes, commands)
+            return ShellVerdict("allow", self.findings[0].reason + ".", rules[0], *found)
         shown = ", ".join(f"`{shorten(c)}`" for c in commands[:4])
         more = ", ..." if len(commands) > 4 else ""
         reason = f"Every command is read-only ({shown}{more})."
-        return ShellVerdict("allow", reason, "safe:read-only", writes, commands)
+        return ShellVerdict("allow", reason, "safe:read-only", *found)
 
 
 @dataclass(slots=True)

@@ -68,6 +68,7 @@ POWER = names("shutdown reboot halt poweroff init telinit")
 PROCESS = names("kill pkill killall xkill renice")
 EDITORS = names("vi vim nvim nano emacs ed ex code subl micro less more man")
 FETCHERS = names("curl wget fetch http https xh aria2c lynx w3m links")
+OTHER_GROUPS = (NETWORK, SERVICES, POWER, PROCESS, EDITORS)
 # `--version` (and these spellings) is safe for every name this module knows.
 _VERSION_ARGS = frozenset({"--version", "-V", "-VV", "version", "-version"})
 _VERSION_V = re.compile(r"(python|pypy)[\d.]*|node|nodejs|npm|pnpm|yarn|perl|ruby|gcc|clang|php")

@@ -29,6 +29,10 @@ class ShellVerdict:
     # Every simple command found, argv joined; a wrapper (sudo, env, bash -c, xargs,
     # find -exec ...) is listed followed by the commands it runs.
     commands: tuple[str, ...] = ()
+    # Files the read-only commands read, as far as their literal operands and `<`
+    # redirections show (best effort: a pattern argument may appear too). For the
+    # secrets check; unresolvable operands are left out, not "?".
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ import re
 from typing import TYPE_CHECKING
 
 from mnemocode.safety.shell.commands import Commands
-from mnemocode.safety.shell.parse import misread, parse, self_calls, stages, survey, text
+from mnemocode.safety.shell.misread import misread
+from mnemocode.safety.shell.parse import parse, self_calls, stages, survey, text
 from mnemocode.safety.shell.state import (
     NOTHING,
     Analysis,
@@ -50,6 +51,7 @@ class Walker:
     def __init__(self, an: Analysis) -> None:
         self.an = an
         self.commands = Commands(an, self.run_script)
+        self.conditional = 0  # > 0 inside if/while/case, after && or ||, in function bodies
 
     def _words(self, shell: Shell) -> ShellWords:
         return ShellWords(self.an, shell, self.substitution, self.scan)
@@ -160,14 +162,19 @@ class Walker:
         return effects
 
     def _after(self, operator: str, node: Node, shell: Shell) -> Effects:
-        """Run ``node`` after ``&&`` (same shell) or ``||`` (maybe not at all)."""
-        if operator != "||":
+        """Run ``node`` after ``;`` or ``&&`` (same shell) or ``||`` (maybe not at all)."""
+        if operator not in ("&&", "||"):
             return self.statement(node, shell)
-        branch = shell.copy()
-        effects = self.statement(node, branch)
+        self.conditional += 1
+        try:
+            if operator == "&&":
+                return self.statement(node, shell)
+            branch = shell.copy()
+            effects = self.statement(node, branch)
+        finally:
+            self.conditional -= 1
         if branch.cwd != shell.cwd:
             shell.cwd = None
-        shell.functions |= branch.functions
         return effects
 
     # ---- simple commands and redirections ------------------------------------------
@@ -284,6 +291,8 @@ class Walker:
             return fetched and operator.startswith("<")
         arg = evaluate(target, self._words(shell))
         if operator in ("<", "<&"):
+            if not (arg.literal or "").isdigit():
+                self.an.read(arg, shell)
             return arg.fetched
         value = arg.literal
         if operator == ">&" and value is not None and (value.isdigit() or value == "-"):
@@ -342,20 +351,29 @@ class Walker:
             self.an.deny(label, "deny:fork-bomb", "is a fork bomb (a function that spawns itself)")
         elif calls_self:
             self.an.ask(label, "exec:recursive-function", "defines a function that calls itself")
-        shell.functions.add(name)
+        # Calls resolve to the function only when it is surely defined by then.
+        certain = self.conditional == 0
+        if certain:
+            shell.functions.add(name)
         inner = shell.copy()
-        self.statement(body, inner)  # judged as if it runs: definitions are cheap to call
-        if inner.cwd != shell.cwd:
+        self.conditional += 1
+        try:
+            self.statement(body, inner)  # judged as if it runs: definitions are cheap to call
+        finally:
+            self.conditional -= 1
+        if certain and inner.cwd != shell.cwd:
             shell.cd_functions.add(name)
         return NOTHING
 
     def control(self, node: Node, shell: Shell) -> Effects:
         before, was_in_loop = shell.cwd, shell.in_loop
         shell.in_loop = was_in_loop or node.type in _LOOPS
+        self.conditional += 1
         try:
             effects = self.sequence(node, shell)
         finally:
             shell.in_loop = was_in_loop
+            self.conditional -= 1
         if shell.cwd != before:
             shell.cwd = None  # which branch ran is known only at run time
         return effects

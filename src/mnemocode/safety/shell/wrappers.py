@@ -26,13 +26,12 @@ _SIMPLE: dict[str, tuple[str, tuple[str, ...], int]] = {
     "timeout": ("sk", ("--signal", "--kill-after"), 1),
     "stdbuf": ("ioe", ("--input", "--output", "--error"), 0),
     "ionice": ("cnt", ("--class", "--classdata"), 0),
-    "time": ("fo", ("--format", "--output"), 0),
+    "time": ("", (), 0),  # the bash keyword: only -p; /usr/bin/time's options ask
     "setsid": ("", (), 0),
     "taskset": ("", (), 1),
     "chronic": ("", (), 0),
     "builtin": ("", (), 0),
     "exec": ("a", (), 0),
-    "coproc": ("", (), 0),
     "busybox": ("", (), 0),
     "command": ("", (), 0),
 }
@@ -43,7 +42,7 @@ _FIND_PLAIN_DELETE = names(
 
 
 def _with_cwd(host: Host, shell: Shell, target: Arg | None) -> Shell:
-    inner = shell.copy()
+    inner = shell.process()
     if target is not None:
         value = target.literal
         inner.cwd = host.an.resolve(value, shell) if value else None
@@ -66,16 +65,20 @@ def simple_wrapper(inv: Inv, host: Host) -> Effects:
     if inv.name == "taskset" and opts.has("-p", "--pid"):
         an.ask(inv.display, "exec:taskset", "changes the CPU affinity of a running process")
         return NOTHING
-    for output in opts.values("-o", "--output") if inv.name == "time" else []:
-        an.write(output, inv.shell, inv.display)
-        an.ask(inv.display, "write:time-output", f"writes to {output.show()}")
+    if inv.name == "time" and any(flag != "-p" for flag, _ in opts.flags):
+        an.ask(inv.display, "unknown:time-option", "passes options to time (bash runs them)")
+        return NOTHING
     inner = opts.operands[skip:]
     if not inner:
         an.allow(inv.display, f"safe:{inv.name}")
         return NOTHING
-    # `builtin cd` and `command cd` run in this shell; the others start a process.
-    same_shell = inv.name in ("builtin", "command", "time")
-    return host.classify(inner, inv.shell if same_shell else inv.shell.copy())
+    if inv.name == "time":  # the keyword: the pipeline runs in this shell
+        return host.classify(inner, inv.shell)
+    shell = inv.shell.process()
+    effects = host.classify(inner, shell)
+    if inv.name in ("builtin", "command"):  # run in this shell (`command cd /`), no functions
+        inv.shell.cwd = shell.cwd
+    return effects
 
 
 def sudo(inv: Inv, host: Host) -> Effects:
@@ -133,7 +136,7 @@ def env(inv: Inv, host: Host) -> Effects:
     if i >= len(args):
         an.allow(inv.display, "safe:env")
         return NOTHING
-    return host.classify(args[i:], shell.copy())
+    return host.classify(args[i:], shell.process())
 
 
 def xargs(inv: Inv, host: Host) -> Effects:
@@ -156,7 +159,7 @@ def xargs(inv: Inv, host: Host) -> Effects:
         inner = [Arg(None, a.raw) if token in (a.value or "") else a for a in inner]
     else:
         inner = [*inner, UNKNOWN]  # the words read from standard input
-    return host.classify(inner, inv.shell.copy())
+    return host.classify(inner, inv.shell.process())
 
 
 def find(inv: Inv, host: Host) -> Effects:
@@ -205,7 +208,7 @@ def _find_expression(inv: Inv, host: Host, expr: list[Arg]) -> set[str] | None:
                 an.ask(inv.display, "unknown:syntax", f"has {token} without a closing ';' or '+'")
                 return None
             inner = [Arg(None, a.raw) if "{}" in (a.value or "") else a for a in expr[j + 1 : end]]
-            shell = inv.shell.copy()
+            shell = inv.shell.process()
             if token.endswith("dir"):
                 shell.cwd = None
             if token.startswith("-ok"):
@@ -236,9 +239,9 @@ def watch(inv: Inv, host: Host) -> Effects:
         host.an.allow(inv.display, "safe:watch")
         return NOTHING
     if opts.has("-x", "--exec"):
-        return host.classify(opts.operands, inv.shell.copy())
+        return host.classify(opts.operands, inv.shell.process())
     script = " ".join(a.literal or "" for a in opts.operands)
-    return host.run_script(script, inv.shell.copy())
+    return host.run_script(script, inv.shell.process())
 
 
 HANDLERS: dict[str, Handler] = {
