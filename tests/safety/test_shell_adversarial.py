@@ -164,6 +164,7 @@ RISKY: list[str] = [
     "[ a |sh|b ]",
     "x=$\n  rm\n",  # bash: x='$', then a command `rm`
     "coproc rm x",
+    "git branch -D2>&1",  # bash: the argument -D2, then >&1
     "stdbuf -oL rm x",
     "exec rm x",
     "command rm x",

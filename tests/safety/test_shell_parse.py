@@ -85,6 +85,7 @@ def test_parsers_are_per_thread_and_agree() -> None:
         ("[ \nEOF\n-d src ]", "a line break inside [ ]"),
         ("[ -d sr||c ]", "a shell operator inside [ ]"),
         ("x=$\n  l\n", "a blank inside one word"),
+        ("git remote -v2>&1", "a descriptor number joined to a word"),
         ("[-d src ]", "a test bracket joined to a word"),
         ("[ -d src]", "a test bracket joined to a word"),
         ("[ -f a >> b ]", "a redirection inside [ ]"),

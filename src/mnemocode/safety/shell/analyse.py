@@ -1,4 +1,28 @@
-"""The entry point: one command line in, one ``ShellVerdict`` out."""
+"""The entry point: one command line in, one ``ShellVerdict`` out.
+
+How it decides (details in the modules named):
+
+- ``parse``/``misread``: tree-sitter-bash builds the tree; wherever tree-sitter is
+  known to read the text differently from bash, or cannot parse it, the verdict asks.
+- ``walk``: statements in execution order, tracking the cwd through ``cd`` (copies
+  for subshells, pipeline stages, substitutions); every ``$(...)``, ``<(...)`` and
+  backtick anywhere is analysed; redirections are writes; pipelines from a download
+  into an interpreter are denied; fork bombs are denied.
+- ``words``: each word expanded as far as is static (quotes, escapes, ``~``,
+  ``$HOME``, ``$PWD``, ``$(pwd)``); anything else is unknown ("?").
+- ``commands``: wrappers unwrapped (``wrappers``, ``interp``), then known read-only
+  commands with flag checks (``reads``, ``gitcmd``), writers with every target
+  (``writes``), other known tools (``tools``); anything else asks.
+
+Known limits: values other than ``$HOME``/``$PWD`` are not tracked (writes through
+them are "?"); paths are normalised lexically, symlinks are the path policy's job;
+read-only git trusts the repository's own configuration (``.git/config`` can set
+``core.fsmonitor`` or a pager), so that file should be a protected path; text read
+at run time and evaluated by bash arithmetic (``read x < f; echo $((x))``) is not
+visible; scripts fed to a shell on standard input (``bash <<EOF``) ask rather than
+being analysed; zsh scripts are read with the bash grammar (globs ask) and other
+shells' scripts ask.
+"""
 
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ def _node_problem(node: Node, root: Node, source: bytes) -> str | None:
     if not node.is_named and kind in _KEYWORDS and _joined(source, node):
         return f"the keyword {kind!r} joined to a word"
     check = _CHECKS.get(kind)
-    problem = check(node) if check is not None else None
+    problem = check(node, source) if check is not None else None
     if problem is not None or kind in TEXTUAL or not node.children:
         return problem
     children = node.children
@@ -161,10 +161,12 @@ def _gap_problem(source: bytes, start: int, end: int, *, one_line: bool) -> str 
     return None
 
 
-def _joined(source: bytes, node: Node) -> bool:
-    before = source[node.start_byte - 1] if node.start_byte > 0 else None
-    after = source[node.end_byte] if node.end_byte < len(source) else None
-    return any(b is not None and b not in _WORD_END for b in (before, after))
+def _joined(source: bytes, node: Node, *, after: bool = True) -> bool:
+    """Does ``node`` touch a word character (before it, and after it if ``after``)?"""
+    neighbours = [source[node.start_byte - 1] if node.start_byte > 0 else None]
+    if after:
+        neighbours.append(source[node.end_byte] if node.end_byte < len(source) else None)
+    return any(b is not None and b not in _WORD_END for b in neighbours)
 
 
 def _has_blank(word: bytes) -> bool:
@@ -179,7 +181,7 @@ def _has_blank(word: bytes) -> bool:
     return False
 
 
-def _test(node: Node) -> str | None:
+def _test(node: Node, source: bytes) -> str | None:
     """`[-d x ]` runs a program `[-d`; `[ a > b ]` writes to the file b."""
     test = node.text or b""
     if not test.startswith(b"["):
@@ -204,7 +206,7 @@ def _test(node: Node) -> str | None:
     return None
 
 
-def _heredoc(node: Node) -> str | None:
+def _heredoc(node: Node, source: bytes) -> str | None:
     """In an unquoted here-document bash expands `$(...)`; tree-sitter sometimes
     leaves it as plain text (``<<$X``)."""
     start = next((c for c in node.children if c.type == "heredoc_start"), None)
@@ -230,7 +232,7 @@ def _heredoc(node: Node) -> str | None:
     return None
 
 
-def _brace(node: Node) -> str | None:
+def _brace(node: Node, source: bytes) -> str | None:
     """`{ls;}` is one word to bash; tree-sitter reads a group."""
     text = node.text or b""
     if text.startswith(b"{") and text[1:2] not in (b" ", b"\t", b"\n"):
@@ -238,7 +240,7 @@ def _brace(node: Node) -> str | None:
     return None
 
 
-def _assignment(node: Node) -> str | None:
+def _assignment(node: Node, source: bytes) -> str | None:
     """`a[1 + 2]=x` or `a[x] =y` are commands to bash, not assignments."""
     value = node.child_by_field_name("value")
     end = value.start_byte if value is not None else node.end_byte
@@ -246,8 +248,15 @@ def _assignment(node: Node) -> str | None:
     return "blanks inside an assignment" if _has_blank(head) else None
 
 
-def _redirect(node: Node) -> str | None:
-    """`>&-word`: bash closes the descriptor and reads `word` as an argument."""
+def _redirect(node: Node, source: bytes) -> str | None:
+    """`>&-word`: bash closes the descriptor and reads `word` as an argument; in
+    `-v2>&1` the 2 belongs to the word `-v2` for bash, not to the redirection."""
+    descriptor = node.child_by_field_name("descriptor")
+    if descriptor is not None and (
+        not re.fullmatch(rb"\d+|\{[A-Za-z_]\w*\}", descriptor.text or b"")
+        or _joined(source, descriptor, after=False)
+    ):
+        return "a descriptor number joined to a word"
     operator = next((c.type for c in node.children if not c.is_named), "")
     target = node.child_by_field_name("destination")
     if target is None:
@@ -260,7 +269,7 @@ def _redirect(node: Node) -> str | None:
     return None
 
 
-_CHECKS: dict[str, Callable[[Node], str | None]] = {
+_CHECKS: dict[str, Callable[[Node, bytes], str | None]] = {
     "test_command": _test,
     "heredoc_redirect": _heredoc,
     "compound_statement": _brace,
