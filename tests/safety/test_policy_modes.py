@@ -186,3 +186,33 @@ def test_extension_tools_ask_unless_a_rule_allows_them(world: tuple[Path, Path])
     call = ToolCall("c", "mcp_github_create_issue", {"title": "x"})
     assert policy(world, "ask").decide(call, None, ctx).action == "ask"
     assert policy(world, "auto").decide(call, None, ctx).action == "deny"
+
+
+def test_the_whole_adversarial_suite_asks_in_ask_mode_and_is_refused_in_auto(
+    tmp_path: Path,
+) -> None:
+    from tests.safety.test_shell_adversarial import CATASTROPHIC as DENY_ALL
+    from tests.safety.test_shell_adversarial import HOME, RISKY, WORKDIR
+
+    # The suite's own (imaginary) work directory and home: nothing is touched. The
+    # rules live in tmp_path, with an empty auto whitelist: nothing is pre-approved.
+    def make(mode: str) -> SafetyPolicy:
+        state = tmp_path / mode
+        state.mkdir()
+        (state / "rules.toml").write_text("[auto]\nwhitelist = []\n")
+        return build_policy(
+            SafetyConfig(mode=mode),  # type: ignore[arg-type]
+            workdir=WORKDIR,
+            user_home=HOME,
+            mnemo_home=tmp_path / "mnemo",
+            state_dir=state,
+        )
+
+    ask, auto = make("ask"), make("auto")
+    assert auto.rules.whitelist() == []
+    for command in RISKY:
+        assert shell(ask, command, WORKDIR) in {"ask", "deny"}, command
+        assert shell(auto, command, WORKDIR) == "deny", command
+    for command in DENY_ALL:
+        assert shell(ask, command, WORKDIR) == "deny", command
+        assert shell(auto, command, WORKDIR) == "deny", command
