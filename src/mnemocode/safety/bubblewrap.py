@@ -5,6 +5,7 @@ allowed paths) and a private /tmp writable, optionally no network."""
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ class BubblewrapSandbox(LocalSandbox):
             "/tmp",
             "--die-with-parent",
         ]
+        # /tmp is private inside; a Python environment living under it (a CI
+        # checkout, say) must stay visible, read-only, for the tools it runs.
+        for keep in dict.fromkeys(Path(p).resolve() for p in (sys.prefix, sys.base_prefix)):
+            if keep.is_relative_to("/tmp") and keep.exists():
+                args += ["--ro-bind", str(keep), str(keep)]
         binds = [*self.writable, spec.cwd.resolve()]
         if spec.log_dir is not None:
             spec.log_dir.mkdir(parents=True, exist_ok=True)
