@@ -165,6 +165,8 @@ RISKY: list[str] = [
     "x=$\n  rm\n",  # bash: x='$', then a command `rm`
     "coproc rm x",
     "git branch -D2>&1",  # bash: the argument -D2, then >&1
+    "[ a >= b ]",  # bash: `[ a` with its output redirected to a file named "="
+    "export P\\ATH=.; ls",  # bash exports PATH=.
     "stdbuf -oL rm x",
     "exec rm x",
     "command rm x",

@@ -89,7 +89,6 @@ _KEYWORDS = names(
     """
 )
 _WORD_END = frozenset(b" \t\n;&|()<>")
-_REDIRECTIONS = frozenset({">", ">>", "<", ">&", "<&", "&>", "&>>", ">|", "<>"})
 # Inside `[ ]` (a plain command to bash) these end the command or start another.
 _OPERATORS = frozenset({"|", "||", "&&", "&", ";", "(", ")", "|&"})
 _EXPANSIONS = frozenset(
@@ -198,8 +197,8 @@ def _test(node: Node, source: bytes) -> str | None:
         stack = list(node.children)
         while stack:
             child = stack.pop()
-            if child.type in _REDIRECTIONS:
-                return "a redirection inside [ ]"
+            if not child.is_named and any(c in child.type for c in "<>"):
+                return "a redirection inside [ ]"  # `[ a >= b ]` writes to a file "="
             if child.type in _OPERATORS:
                 return "a shell operator inside [ ]"
             stack.extend(child.children)

@@ -148,7 +148,11 @@ class Analysis:
             return ShellVerdict("allow", self.findings[0].reason + ".", rules[0], *found)
         shown = ", ".join(f"`{shorten(c)}`" for c in commands[:4])
         more = ", ..." if len(commands) > 4 else ""
-        reason = f"Every command is read-only ({shown}{more})."
+        reason = (
+            f"Every command is read-only ({shown}{more})."
+            if commands
+            else ("Every part is read-only (assignments and tests).")
+        )
         return ShellVerdict("allow", reason, "safe:read-only", *found)
 
 

@@ -318,8 +318,15 @@ class Walker:
         for child in node.children:
             if child.type == "variable_assignment":
                 self.assignment(child, shell, label, prefix=False)
-            elif child.is_named:
-                fetched |= self.scan(child, shell)
+            elif child.type != "variable_name" and child.is_named:
+                # `export P\ATH=.` or `export "$X"`: bash assigns what the word expands to
+                arg = evaluate(child, self._words(shell))
+                fetched |= arg.fetched
+                match = re.match(r"([A-Za-z_]\w*)(\[.*\])?\+?=", arg.value or "")
+                name = match.group(1) if match else ""
+                if arg.value is None or (match and not harmless_variable(name, None)):
+                    what = f"sets {name or 'a variable named at run time'}"
+                    self.an.ask(label, "env:assignment", what + ", which can change what runs")
         if node.type == "declaration_command":
             self.an.allow(label, "safe:declare")
         return Effects(fetches=fetched)
