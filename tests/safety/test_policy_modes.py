@@ -216,3 +216,20 @@ def test_the_whole_adversarial_suite_asks_in_ask_mode_and_is_refused_in_auto(
     for command in DENY_ALL:
         assert shell(ask, command, WORKDIR) == "deny", command
         assert shell(auto, command, WORKDIR) == "deny", command
+
+
+def test_a_command_reading_a_secret_asks(world: tuple[Path, Path]) -> None:
+    work = world[1]
+    (work / ".env").write_text("TOKEN=abc\n")
+    assert shell(policy(world, "ask"), "cat .env", work) == "ask"
+    assert shell(policy(world, "auto"), "grep TOKEN < .env", work) == "deny"
+    assert shell(policy(world, "ask"), "cat notes.txt", work) == "allow"
+
+
+def test_rules_compare_quoted_words(world: tuple[Path, Path]) -> None:
+    p, work = policy(world, "ask"), world[1]
+    p.rules.add(
+        Rule("shell_exec", "project", prefix="git commit -m 'a message'", directory=str(work))
+    )
+    assert shell(p, "git commit -m 'a message'", work) == "allow"
+    assert shell(p, "git commit -m 'another message'", work) == "ask"

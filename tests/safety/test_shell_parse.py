@@ -82,6 +82,7 @@ def test_parsers_are_per_thread_and_agree() -> None:
         ("git branch >&--show-current", "a closed descriptor followed by a word"),
         ("time<& -eqrm", "a closed descriptor followed by a word"),
         ("export]] X", "the keyword 'export' joined to a word"),
+        ("![ -d src ]", "the keyword '!' joined to a word"),
         ("[ \nEOF\n-d src ]", "a line break inside [ ]"),
         ("[ -d sr||c ]", "a shell operator inside [ ]"),
         ("x=$\n  l\n", "a blank inside one word"),
@@ -116,6 +117,8 @@ def test_text_the_parser_reads_differently_is_found(source: str, problem: str) -
         "ls 2>&- >&2 <&-",
         "for x in a;do ls;done",
         "if true;then ls;fi",
+        "! ls && [ ! -f x ] && [[ ! -d y ]] && [ a != b ]",
+        "(! ls)",
     ],
 )
 def test_ordinary_layout_is_not_flagged(source: str) -> None:

@@ -14,6 +14,7 @@ never written without an explicit prompt, in every mode (so auto refuses them).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -78,9 +79,16 @@ class SafetyPolicy:
             return self._ask_or_refuse(
                 f"it writes the protected path {protected[0]}", "protected", shell, True
             )
+        secrets = [
+            r for r in shell.reads if self.paths.check(r, write=False, cwd=cwd).zone == "secret"
+        ]
+        if secrets:
+            return self._ask_or_refuse(
+                f"it reads the secret file {secrets[0]}", "secret-read", shell
+            )
         if shell.action == "allow":
             return Verdict("allow", shell.reason, shell.rule, shell=shell)
-        argvs = [c.split() for c in shell.commands]
+        argvs = [_argv(c) for c in shell.commands]
         rule = self.rules.match_command(argvs, cwd)
         if rule is not None:
             return Verdict("allow", f"allowed by your rule: {rule.describe()}", "rule", shell=shell)
@@ -169,6 +177,14 @@ def _cwd(call: ToolCall, ctx: ToolContext) -> Path:
         path = Path(raw).expanduser()
         return path if path.is_absolute() else ctx.cwd / path
     return ctx.cwd
+
+
+def _argv(command: str) -> list[str]:
+    """The words of one simple command as the analysis lists it (shell-quoted)."""
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return [command]
 
 
 def _lower(text: str) -> str:

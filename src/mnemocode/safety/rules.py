@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shlex
 import tomllib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -200,7 +201,10 @@ def _stored_cmp(raw: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _prefix_matches(prefix: str, argv: list[str]) -> bool:
-    words = prefix.split()
+    try:
+        words = shlex.split(prefix)
+    except ValueError:
+        return False
     return bool(words) and argv[: len(words)] == words
 
 

@@ -85,7 +85,7 @@ _WORDLIKE = frozenset(
 _KEYWORDS = names(
     """
     case declare do done elif else esac export fi for function if in local readonly
-    select then typeset unset unsetenv until while
+    select then typeset unset unsetenv until while !
     """
 )
 _WORD_END = frozenset(b" \t\n;&|()<>")
