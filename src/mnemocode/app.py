@@ -6,17 +6,18 @@ Front ends call this and then talk to ``App``; nothing else reads Settings.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnemocode.agent.budget import TokenMeter
+from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.instructions import InstructionFile, find_instructions
 from mnemocode.agent.loop import Agent, ModelSlot
+from mnemocode.config.paths import find_project_root
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import AgentEvent, TurnFinished
@@ -26,6 +27,8 @@ from mnemocode.llm.base import complete
 from mnemocode.llm.cost import cost_usd
 from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
+from mnemocode.memory.projects import Project, ProjectRegistry, default_slug
+from mnemocode.memory.service import Memory, open_registry
 from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety, build_safety
@@ -34,10 +37,31 @@ from mnemocode.tools.builtin import builtin_tools
 
 
 def project_state_dir(home: Path, cwd: Path) -> Path:
-    """Where mnemo keeps its own files for a project — never inside the repository."""
-    resolved = cwd.resolve()
-    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
-    return home / "projects" / f"{resolved.name or 'root'}-{digest}"
+    """Where mnemo keeps its own files for the project of ``cwd`` (registered or
+    not) — never inside the repository."""
+    registry = open_registry(home)
+    try:
+        project = registry.for_directory(cwd)
+    finally:
+        registry.conn.close()
+    if project is not None:
+        return project.data_dir(home)
+    return home / "projects" / default_slug(cwd)
+
+
+def resolve_project(
+    registry: ProjectRegistry, cwd: Path, name: str | None, env: Mapping[str, str]
+) -> Project:
+    """``--project NAME`` (created for ``cwd`` when new), else the project whose
+    work directory contains ``cwd`` (the deepest), else a new one for the
+    repository root (or ``cwd``)."""
+    if name:
+        found = registry.get(name)
+        if found is None:
+            return registry.create(cwd, name)
+        registry.touch(found.name)
+        return found
+    return registry.resolve(cwd, root=find_project_root(cwd, env=env) or cwd)
 
 
 @dataclass(slots=True)
@@ -52,6 +76,12 @@ class App:
     safety: Safety
     session_id: str
     env: Mapping[str, str] = field(default_factory=dict)
+    project: Project | None = None
+    memory: Memory | None = None
+    # Stored messages of this session that precede ``agent.history[0]`` (compacted).
+    history_offset: int = 0
+    extracted_upto: int = 0
+    session_stored: bool = False
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -61,6 +91,108 @@ class App:
             return await self.agent.run_turn(prompt, emit)
         finally:
             self.guard.end_turn(self.session_id, self.agent.turns)
+            self._extract_during_long_session()
+
+    # ---- memory and sessions -------------------------------------------------
+
+    def _record(self, turn: int, message: Message) -> None:
+        if self.memory is None:
+            return
+        if not self.session_stored:
+            self.memory.sessions.create(self.session_id, model=self.model_config.model)
+            self.session_stored = True
+        self.memory.record(self.session_id, turn, [message])
+
+    def _compacted(self, removed: int, summary: str) -> None:
+        self.history_offset += removed
+        if self.memory is not None:
+            self.memory.sessions.record_compaction(self.session_id, self.history_offset, summary)
+
+    def _extract_during_long_session(self) -> None:
+        every = self.settings.memory.extract_every_turns
+        if self.memory is None or not every or self.agent.turns % every:
+            return
+        stored = self.memory.sessions.count(self.session_id)
+        self.memory.queue_extraction(self.session_id, self.extracted_upto)
+        self.extracted_upto = stored
+
+    def memory_model(self) -> ChatModel:
+        """The model that summarises and extracts: ``[memory] model`` or the active one."""
+        alias = self.settings.memory.model
+        if alias and alias != self.model_alias:
+            _name, config = self.settings.model(alias)
+            return build_model(alias, config, env=self.env)
+        return self.agent.slot.model
+
+    async def end_session(self, progress: Callable[[str], None] = lambda _m: None) -> bool:
+        """Save this session to memory now: summary and extraction (queued first,
+        so an interrupted save is finished at the next start)."""
+        if self.memory is None or not self.memory.end_session(self.session_id):
+            return False
+        await self.run_memory_jobs(progress)
+        return True
+
+    async def run_memory_jobs(self, progress: Callable[[str], None] = lambda _m: None) -> int:
+        if self.memory is None or not self.memory.pending_jobs():
+            return 0
+        done = await self.memory.run_jobs(self.memory_model(), progress)
+        self.refresh_memory()
+        return done
+
+    def refresh_memory(self) -> None:
+        """Rebuild the memory part of the prompt (after the user changed memory)."""
+        if self.memory is None:
+            return
+        if self.settings.memory.mirror and self.project is not None:
+            self.memory.sync_mirror(self.project.workdir)
+        self.agent.context.prefix = SystemPrefix.build(
+            self.cwd, self.instructions, self.settings.agent.system_prompt,
+            memory=self.memory.prefix_text(),
+        )  # fmt: skip
+        self.agent.context.recent = self.memory.recent_section(exclude_session=self.session_id).text
+
+    def new_session(self) -> str:
+        """Start a fresh conversation; the old one is queued for saving to memory."""
+        if self.memory is not None:
+            self.memory.end_session(self.session_id)
+        self.session_id = uuid.uuid4().hex[:12]
+        self.agent.tool_context.session_id = self.session_id
+        self.agent.history.clear()
+        self.agent.turn_starts.clear()
+        self.agent.tool_context.seen_files.clear()
+        self.agent.context.summary = ""
+        self.agent.turns = 0
+        self.history_offset = self.extracted_upto = 0
+        self.session_stored = False
+        self.refresh_memory()
+        return self.session_id
+
+    def resume(self, session_id: str) -> int:
+        """Continue a stored session: its compaction summary and the messages after
+        it become the live history. Returns the number of messages loaded."""
+        if self.memory is None:
+            raise MnemoError("memory is turned off ([memory] enabled = false)")
+        info = self.memory.sessions.get(session_id)
+        if info is None:
+            raise MnemoError(f"no session {session_id!r} in project {self.project_name}")
+        summary, messages = self.memory.sessions.live_history(session_id)
+        self.session_id = session_id
+        self.agent.tool_context.session_id = session_id
+        self.agent.history[:] = messages
+        self.agent.context.summary = summary or ""
+        self.agent.turns = info.turns
+        self.agent.turn_starts.clear()
+        self.agent.tool_context.seen_files.clear()
+        self.history_offset = self.memory.sessions.count(session_id) - len(messages)
+        self.extracted_upto = self.history_offset
+        self.memory.sessions.reopen(session_id)
+        self.session_stored = True
+        self.refresh_memory()
+        return len(messages)
+
+    @property
+    def project_name(self) -> str:
+        return self.project.name if self.project else self.cwd.name
 
     def set_mode(self, mode: str) -> None:
         """ask / auto / bypass for this session only (never written to a file)."""
@@ -117,6 +249,9 @@ class App:
                 f"restored {len(changes)} file(s)" if changes else "no file changes to undo"
             )
         if conversation:
+            if self.memory is not None:
+                keep = self.history_offset + self.agent.turn_starts[turn]
+                self.memory.sessions.truncate(self.session_id, keep)
             dropped = self.agent.rewind_to(turn)
             self.agent.tool_context.seen_files.clear()
             done.append(f"removed turn(s) {', '.join(map(str, dropped))} from the conversation")
@@ -143,9 +278,8 @@ class App:
         self.model_alias = alias
 
     def clear(self) -> None:
-        self.agent.history.clear()
-        self.agent.turn_starts.clear()
-        self.agent.tool_context.seen_files.clear()
+        """Forget the conversation: a new session starts (the old one is saved)."""
+        self.new_session()
 
 
 async def probe_model(model: ChatModel) -> str:
@@ -172,18 +306,32 @@ def build_app(
     model_alias: str | None = None,
     model: ChatModel | None = None,
     tools: Toolset | None = None,
+    project: str | None = None,
 ) -> App:
     """Wire everything. ``model`` and ``tools`` replace the configured ones (tests,
     benchmarks and one-shot presets pass them)."""
     alias, config = settings.model(model_alias)
     chat_model = model if model is not None else build_model(alias, config, env=env)
-    state_dir = project_state_dir(home, cwd)
+    registry = open_registry(home)
+    try:
+        chosen = resolve_project(registry, cwd, project, env)
+    finally:
+        registry.conn.close()
+    workdir = chosen.workdir if project else cwd.resolve()
+    state_dir = chosen.data_dir(home)
+    memory = None
+    if settings.memory.enabled:
+        memory = Memory(
+            home=home, project=chosen, config=settings.memory, count_tokens=count_tokens
+        )
+        if settings.memory.mirror:
+            memory.sync_mirror(chosen.workdir)
     inner = tools if tools is not None else FunctionToolset(builtin_tools())
     safety = build_safety(
         settings.safety,
         inner=inner,
         approver=approver,
-        workdir=cwd.resolve(),
+        workdir=workdir,
         user_home=Path(env.get("HOME") or Path.home()),
         mnemo_home=home,
         state_dir=state_dir,
@@ -191,35 +339,64 @@ def build_app(
     )
     session_id = uuid.uuid4().hex[:12]
     ctx = ToolContext(
-        cwd=cwd.resolve(),
+        cwd=workdir,
         sandbox=safety.sandbox,
         vision=config.vision,
         log_dir=state_dir / "logs",
         settings=settings.tools.model_dump(),
         session_id=session_id,
         http_transport=safety.http_transport,
+        memory=memory,
     )
-    guard = safety.guard
-    instructions = find_instructions(cwd, home)
-    prefix = SystemPrefix.build(ctx.cwd, instructions, settings.agent.system_prompt)
+    instructions = find_instructions(workdir, home)
+    prefix = SystemPrefix.build(
+        ctx.cwd,
+        instructions,
+        settings.agent.system_prompt,
+        memory=memory.prefix_text() if memory else "",
+    )
     context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
+    if memory is not None:
+        context.recent = memory.recent_section().text
     agent = Agent(
         slot=_slot(chat_model, config),
-        toolset=guard,
+        toolset=safety.guard,
         tool_context=ctx,
         context=context,
         config=settings.agent,
         meter=TokenMeter(count_tokens),
     )
-    return App(
+    app = App(
         settings,
         agent,
-        guard,
+        safety.guard,
         alias,
         home,
-        cwd.resolve(),
+        workdir,
         instructions,
         safety,
         session_id,
         dict(env),
+        project=chosen,
+        memory=memory,
     )
+    if memory is not None:
+        agent.recorder = app._record
+        agent.compactor = Compactor(
+            _summarizer(app),
+            threshold=settings.memory.compact_at,
+            keep_recent_turns=settings.memory.keep_recent_turns,
+            on_compacted=app._compacted,
+        )
+    return app
+
+
+def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:
+    async def summarize(messages: list[Message], previous: str) -> str:
+        from mnemocode.memory.compaction import render_summary, summarize
+
+        keep = app.memory.pinned_items() if app.memory else []
+        summary = await summarize(app.memory_model(), messages, previous=previous, keep=keep)
+        return render_summary(summary)
+
+    return summarize

@@ -22,9 +22,10 @@ def test_names_order_and_read_only_flags() -> None:
         "grep",
         "web_fetch",
         "web_search",
+        "memory_search",
     ]
     read_only = {t.name for t in tools if t.spec.read_only}
-    assert read_only == {"file_read", "glob", "grep", "web_fetch", "web_search"}
+    assert read_only == {"file_read", "glob", "grep", "web_fetch", "web_search", "memory_search"}
     assert [s.name for s in builtin_toolset().specs()] == [t.name for t in tools]
 
 

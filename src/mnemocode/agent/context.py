@@ -19,6 +19,7 @@ You are mnemo, a coding agent working in the user's terminal, in their repositor
 - Keep going until the task is done or you are blocked; then answer briefly: what \
 you changed and how you checked it.
 - A denied or failed tool call comes back as an error: read the reason and adapt.
+- When the user refers to earlier work or decisions, use memory_search before guessing.
 - Be concise; use Markdown; refer to code as path:line."""
 
 
@@ -35,6 +36,7 @@ class SystemPrefix:
         instructions: list[InstructionFile],
         base_prompt: str | None = None,
         today: date | None = None,
+        memory: str = "",
     ) -> SystemPrefix:
         env = (
             f"Working directory: {cwd}\nPlatform: {platform.system()} {platform.machine()}\n"
@@ -45,6 +47,8 @@ class SystemPrefix:
             parts.append(
                 f"Instructions from {item.path} (follow them; later files win):\n{item.text}"
             )
+        if memory:
+            parts.append(memory)
         return cls([SystemBlock("\n\n".join(parts), cache=True)])
 
     @property
@@ -54,15 +58,26 @@ class SystemPrefix:
 
 @dataclass(slots=True)
 class ContextBuilder:
+    """The request for each model call: the stable prefix, then what changes
+    rarely (summaries of recent sessions; the summary of this session's
+    compacted part), then the live history."""
+
     prefix: SystemPrefix
     max_output_tokens: int | None = None
     temperature: float | None = None
     extra_blocks: list[SystemBlock] = field(default_factory=list)
+    recent: str = ""  # summaries of past sessions (memory's "recent" layer)
+    summary: str = ""  # what compaction replaced of this session's history
+
+    def system_blocks(self) -> list[SystemBlock]:
+        blocks = [*self.prefix.blocks, *self.extra_blocks]
+        blocks += [SystemBlock(text) for text in (self.recent, self.summary) if text]
+        return blocks
 
     def build(self, history: list[Message], tools: list[ToolSpec]) -> ModelRequest:
         return ModelRequest(
             messages=list(history),
-            system=[*self.prefix.blocks, *self.extra_blocks],
+            system=self.system_blocks(),
             tools=tools,
             max_output_tokens=self.max_output_tokens,
             temperature=self.temperature,

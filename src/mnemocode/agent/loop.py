@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mnemocode.agent.budget import TokenMeter, cap_tool_output, fit_to_window, prune_tool_outputs
+from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder
 from mnemocode.agent.stall import StallDetector
 from mnemocode.config.settings import AgentConfig
@@ -45,6 +46,7 @@ from mnemocode.core.types import (
 from mnemocode.llm.cost import CostTracker
 
 Emit = Callable[[AgentEvent], None]
+Recorder = Callable[[int, Message], None]  # (turn, message): persist as it happens
 Pricer = Callable[[Usage], float | None]
 
 
@@ -88,6 +90,9 @@ class Agent:
         config: AgentConfig,
         meter: TokenMeter,
         history: list[Message] | None = None,
+        compactor: Compactor | None = None,
+        recorder: Recorder | None = None,
+        first_turn: int = 1,
     ) -> None:
         self.slot = slot
         self.toolset = toolset
@@ -96,11 +101,18 @@ class Agent:
         self.config = config
         self.meter = meter
         self.history: list[Message] = history if history is not None else []
+        self.compactor = compactor
+        self.recorder = recorder
         self.totals = CostTracker()
-        self.turns = 0
+        self.turns = first_turn - 1
         # Where each turn still in ``history`` began (index of its user message).
         # Turn numbers only grow, so (session, turn) names one turn for checkpoints.
         self.turn_starts: dict[int, int] = {}
+
+    def _add(self, message: Message) -> None:
+        self.history.append(message)
+        if self.recorder is not None:
+            self.recorder(self.turns, message)
 
     # ---- one turn ------------------------------------------------------------
 
@@ -108,7 +120,7 @@ class Agent:
         message = Message.user(prompt) if isinstance(prompt, str) else prompt
         self.turns += 1
         self.turn_starts[self.turns] = len(self.history)
-        self.history.append(message)
+        self._add(message)
         emit(TurnStarted(self.turns, message.text))
         turn = _TurnTally(emit)
         stall = StallDetector()
@@ -159,7 +171,31 @@ class Agent:
 
     # ---- the model -----------------------------------------------------------
 
+    async def compact(self, emit: Emit, *, force: bool = False) -> int:
+        """Compact the history if it passed the threshold (or ``force``); returns
+        how many messages the summary replaced."""
+        if self.compactor is None:
+            return 0
+        tools = self.toolset.specs()
+
+        def measure() -> int:
+            return self.meter.measure(self.context.build(self.history, tools))
+
+        removed, summary = await self.compactor.run(
+            self.history,
+            self.context.summary,
+            measure,
+            self.slot.context_window,
+            emit,
+            force=force,
+        )
+        if removed:
+            self.context.summary = summary
+            self.turn_starts = {t: i - removed for t, i in self.turn_starts.items() if i >= removed}
+        return removed
+
     async def _call_model(self, emit: Emit, *, after_overflow: bool = False) -> ModelResponse:
+        await self.compact(emit)
         self._fit_context(emit)
         request = self.context.build(self.history, self.toolset.specs())
         started = time.perf_counter()
@@ -195,7 +231,7 @@ class Agent:
             return await self._call_model(emit, after_overflow=True)
         except asyncio.CancelledError:
             text = "".join(partial)
-            self.history.append(
+            self._add(
                 Message.assistant((text + "\n\n" if text else "") + "[interrupted by the user]")
             )
             raise
@@ -207,7 +243,7 @@ class Agent:
         duration = time.perf_counter() - started
         self.totals.record(self.slot.model.name, response.usage, cost, duration)
         emit(ModelCallFinished(self.slot.model.name, response.usage, cost, duration))
-        self.history.append(response.message)
+        self._add(response.message)
         return response
 
     def _fit_context(self, emit: Emit) -> None:
@@ -255,7 +291,7 @@ class Agent:
         finally:
             # Record what finished, even when cancelled, so no call is left unanswered.
             for result in results:
-                self.history.append(Message.tool(result))
+                self._add(Message.tool(result))
         return results
 
     async def _run_one(self, call: ToolCall, emit: Emit) -> ToolResult:
@@ -294,7 +330,7 @@ class Agent:
             if message.role == "assistant":
                 for call in message.tool_calls:
                     if call.id not in answered:
-                        self.history.append(
+                        self._add(
                             Message.tool(
                                 ToolResult.of_text(call, f"Not run: {reason}.", is_error=True)
                             )

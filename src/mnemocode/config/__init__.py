@@ -15,6 +15,7 @@ from mnemocode.config.paths import (
 )
 from mnemocode.config.settings import (
     AgentConfig,
+    MemoryConfig,
     ModelConfig,
     SafetyConfig,
     Settings,
@@ -27,6 +28,7 @@ __all__ = [
     "NON_CONFIG_ENV_VARS",
     "AgentConfig",
     "LoadedSettings",
+    "MemoryConfig",
     "ModelConfig",
     "SafetyConfig",
     "Settings",

@@ -90,12 +90,37 @@ class SafetyConfig(_Strict):
     checkpoint_max_mb: int = Field(default=1_000, gt=0)
 
 
+class MemoryConfig(_Strict):
+    enabled: bool = True
+    # Compact the conversation when a request passes this share of the context window.
+    compact_at: float = Field(default=0.5, gt=0.05, lt=1.0)
+    # User turns kept verbatim by a compaction.
+    keep_recent_turns: int = Field(default=3, ge=1)
+    # Token cap of the recent-session summaries injected every turn.
+    recent_tokens: int = Field(default=4_000, ge=0)
+    # Token cap of core + project memory in the system prefix.
+    prefix_tokens: int = Field(default=6_000, ge=0)
+    # Extract memories when a session ends, and every N turns of a long session.
+    extract: bool = True
+    extract_every_turns: int = Field(default=25, ge=0)
+    # The model alias that summarises and extracts; the active model when unset.
+    model: str | None = None
+    # Level-0 summaries beyond this many are consolidated into coarser ones.
+    consolidate_after: int = Field(default=12, ge=2)
+    recency_weight: float = Field(default=0.2, ge=0)
+    recency_half_life_days: float = Field(default=30.0, gt=0)
+    # Fuse BM25 with embeddings (needs `pip install 'mnemocode[embeddings]'`).
+    embeddings: bool = False
+    mirror: bool = True  # keep .mnemo/MEMORY.md in step with project memory
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:

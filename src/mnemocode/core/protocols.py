@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from mnemocode.core.events import AgentEvent
-from mnemocode.core.types import ModelRequest, StreamEvent, ToolCall, ToolResult, ToolSpec
+from mnemocode.core.types import (
+    MemoryHit,
+    ModelRequest,
+    StreamEvent,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
 
 
 class ChatModel(Protocol):
@@ -53,6 +60,18 @@ class Sandbox(Protocol):
     ) -> CommandResult: ...
 
 
+# ---- memory -----------------------------------------------------------------------
+
+
+class MemoryIndex(Protocol):
+    """What tools see of memory: search over summaries, project memory, past
+    transcripts and the user's traits. ``sources`` limits where to look."""
+
+    def search(
+        self, query: str, *, limit: int = 10, sources: tuple[str, ...] | None = None
+    ) -> list[MemoryHit]: ...
+
+
 # ---- tools ------------------------------------------------------------------------
 
 
@@ -79,6 +98,7 @@ class ToolContext:
     # refuses private and metadata addresses on every hop and connects to the
     # address it checked. None: httpx's default.
     http_transport: Callable[[], Any] | None = None
+    memory: MemoryIndex | None = None
 
 
 class Toolset(Protocol):

@@ -203,4 +203,16 @@ class ResponseDone:
     response: ModelResponse
 
 
+@dataclass(slots=True)
+class MemoryHit:
+    """One result of a memory search."""
+
+    source: Literal["summary", "project", "history", "core"]
+    ref: str  # "entry:<key>", "summary:<id>", "msg:<session>:<seq>", "trait:<id>"
+    text: str
+    score: float
+    when: float  # unix time the hit is about
+    session_id: str | None = None
+
+
 StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Retrying | ResponseDone

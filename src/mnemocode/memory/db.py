@@ -1,0 +1,87 @@
+"""Opening a memory database: WAL, a busy timeout, numbered migrations.
+
+Every write goes through ``transaction`` (``BEGIN IMMEDIATE``): the write lock is
+taken up front, so two terminals on one project serialise instead of failing
+half-way, and a process killed mid-write leaves the last committed state (WAL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from mnemocode.core.errors import MnemoError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+class MemoryError_(MnemoError):
+    """The memory database could not be opened or written."""
+
+
+def connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``path`` and bring it up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=15)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _set_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn, migrations)
+    except sqlite3.DatabaseError as exc:
+        raise MemoryError_(f"cannot open memory database {path}: {exc}") from exc
+    return conn
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    # Switching to WAL needs a moment alone with the file; another process may be
+    # doing the same right now.
+    for attempt in range(50):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            time.sleep(0.02 * (attempt + 1))
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception."""
+    if conn.in_transaction:  # nested: part of the outer transaction
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+    """Apply the migrations not yet recorded, in order, each in its own
+    transaction. Migrations are only ever appended; a name is never reused.
+    Returns how many were applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)"
+    )
+    applied = 0
+    for migration in migrations:
+        name = migration.__name__
+        with transaction(conn):
+            done = conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone()
+            if done:
+                continue
+            migration(conn)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            applied += 1
+    return applied

@@ -1,0 +1,81 @@
+"""Keeping ``.mnemo/MEMORY.md`` and the project database in step.
+
+The database remembers the text it last wrote to the file (``meta``); a file
+that differs from it was edited by the user, and the three-way merge in
+``mirror.plan_sync`` turns those edits into database writes. Then the file is
+rewritten from the database (atomically), unless nothing changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnemocode.config.writer import atomic_write_text
+from mnemocode.memory import mirror
+from mnemocode.memory.db import transaction
+
+if TYPE_CHECKING:
+    from mnemocode.memory.service import Memory
+
+BASE_KEY = "mirror_base"
+
+
+@dataclass(slots=True)
+class MirrorReport:
+    path: Path
+    applied: int = 0
+    deleted: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def user_edits(self) -> bool:
+        return bool(self.applied or self.deleted)
+
+    def describe(self) -> str:
+        parts = [f"{self.applied} added or changed", f"{self.deleted} removed"]
+        text = f"MEMORY.md edits picked up: {', '.join(parts)}"
+        if self.conflicts:
+            text += f"; your version kept for {', '.join(self.conflicts)}"
+        return text
+
+
+def _meta(memory: Memory, key: str) -> str | None:
+    row = memory.project_db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def sync(memory: Memory, path: Path) -> MirrorReport:
+    report = MirrorReport(path)
+    with transaction(memory.project_db):
+        base_text = _meta(memory, BASE_KEY)
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        edited = current is not None and (
+            base_text is None or mirror.fingerprint(current) != mirror.fingerprint(base_text)
+        )
+        if edited and current is not None:
+            base = mirror.parse(base_text) if base_text is not None else None
+            plan = mirror.plan_sync(memory.entries.all(), mirror.parse(current), base)
+            for entry in plan.upserts:
+                entry.source = "mirror"
+                memory.entries.upsert(entry, keep_pin=False)
+            for key in plan.deletes:
+                report.deleted += memory.entries.delete(key)
+            report.applied = len(plan.upserts)
+            report.conflicts = plan.conflicts
+        entries = memory.entries.all()
+        if not entries and current is None:
+            return report  # nothing remembered yet: no file to create
+        text = mirror.render(entries, project=memory.project.name)
+        if text != current:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, text)
+            report.written = True
+        memory.project_db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (BASE_KEY, text),
+        )
+    return report

@@ -1,0 +1,116 @@
+"""Doing the queued memory work: session summaries, extraction, consolidation.
+
+Each job is leased, done, and marked done; a failure is recorded and retried
+at a later start (up to the queue's attempt limit), and reported — never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mnemocode.core.errors import MnemoError
+from mnemocode.core.protocols import ChatModel
+from mnemocode.core.types import Message
+from mnemocode.memory.compaction import render_summary, summarize_session
+from mnemocode.memory.extraction import propose_ops
+from mnemocode.memory.jobs import Job
+from mnemocode.memory.types import Summary
+
+if TYPE_CHECKING:
+    from mnemocode.memory.service import Memory
+
+Progress = Callable[[str], None]
+
+
+async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> int:
+    """Run every available job; returns how many finished."""
+    finished = 0
+    while (job := memory.jobs.lease()) is not None:
+        label = f"{job.kind} session {job.session_id}"
+        progress(f"memory: {label}…")
+        try:
+            result = await _run(memory, model, job)
+        except MnemoError as exc:
+            again = memory.jobs.failed(job, exc.one_line())
+            progress(
+                f"memory: {label} failed ({exc.one_line()}); "
+                + ("will retry at the next start" if again else "gave up after repeated failures")
+            )
+            if again:
+                break  # the model is probably unreachable: do not hammer it now
+            continue
+        memory.jobs.done(job)
+        finished += 1
+        progress(f"memory: {label}: {result}")
+    return finished
+
+
+async def _run(memory: Memory, model: ChatModel, job: Job) -> str:
+    if job.kind == "summarize":
+        return await _summarize(memory, model, job.session_id)
+    if job.kind == "extract":
+        messages = memory.sessions.messages(
+            job.session_id, from_seq=int(job.payload.get("from_seq", 0))
+        )
+        if not messages:
+            return "nothing to extract"
+        ops = await propose_ops(
+            model,
+            messages,
+            current_project=memory.entries.all(),
+            current_core=memory.traits.all(),
+        )
+        return str(memory.apply(ops, session_id=job.session_id))
+    if job.kind == "consolidate":
+        return await _consolidate(memory, model)
+    return f"unknown job kind {job.kind!r} skipped"
+
+
+async def _summarize(memory: Memory, model: ChatModel, session_id: str) -> str:
+    info = memory.sessions.get(session_id)
+    messages = memory.sessions.messages(session_id)
+    if info is None or not messages:
+        return "nothing to summarise"
+    summary = await summarize_session(model, messages)
+    title = summary.title.strip() or info.title or "session"
+    memory.summaries.add(
+        Summary(
+            session_id,
+            info.started,
+            info.ended or info.updated,
+            title,
+            render_summary(summary, title=title).split("\n", 1)[-1].strip(),
+        )
+    )
+    if not info.title:
+        memory.sessions.set_title(session_id, title)
+    if len(memory.summaries.current()) > memory.config.consolidate_after:
+        memory.jobs.enqueue("consolidate", "*")
+    return f"saved summary {title!r}"
+
+
+async def _consolidate(memory: Memory, model: ChatModel) -> str:
+    """Fold the oldest half of the current summaries into one coarser summary."""
+    current = memory.summaries.current()
+    keep = memory.config.consolidate_after // 2
+    old = sorted(current[keep:], key=lambda s: s.started)
+    if len(old) < 2:
+        return "nothing to consolidate"
+    messages = [Message.user(f"Session {s.session_id} ({s.title}):\n{s.body}") for s in old]
+    merged = await summarize_session(model, messages)
+    title = merged.title.strip() or f"{len(old)} earlier sessions"
+    memory.summaries.consolidate(
+        old,
+        Summary(
+            "*",
+            old[0].started,
+            old[-1].ended,
+            title,
+            render_summary(merged, title=title).split("\n", 1)[-1].strip(),
+            level=1 + max(s.level for s in old),
+            covers=[s.session_id for s in old],
+        ),
+    )
+    return f"consolidated {len(old)} summaries into {title!r}"
