@@ -32,10 +32,11 @@ async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> int:
         progress(f"memory: {label}…")
         try:
             result = await _run(memory, model, job)
-        except MnemoError as exc:
-            again = memory.jobs.failed(job, exc.one_line())
+        except Exception as exc:  # a failed job is kept for later, never fatal
+            why = exc.one_line() if isinstance(exc, MnemoError) else f"{type(exc).__name__}: {exc}"
+            again = memory.jobs.failed(job, why)
             progress(
-                f"memory: {label} failed ({exc.one_line()}); "
+                f"memory: {label} failed ({why}); "
                 + ("will retry at the next start" if again else "gave up after repeated failures")
             )
             if again:
