@@ -5,6 +5,7 @@ Front ends call this and then talk to ``App``; nothing else reads Settings.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
@@ -82,6 +83,7 @@ class App:
     history_offset: int = 0
     extracted_upto: int = 0
     session_stored: bool = False
+    background: list[asyncio.Future[int]] = field(default_factory=list)
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -115,6 +117,10 @@ class App:
         stored = self.memory.sessions.count(self.session_id)
         self.memory.queue_extraction(self.session_id, self.extracted_upto)
         self.extracted_upto = stored
+        # Done in the background while the user reads; the prompt prefix is left
+        # as it is (it changes only between sessions, for the prompt cache).
+        memory, model = self.memory, self.memory_model()
+        self.background.append(asyncio.ensure_future(memory.run_jobs(model)))
 
     def memory_model(self) -> ChatModel:
         """The model that summarises and extracts: ``[memory] model`` or the active one."""
@@ -127,6 +133,9 @@ class App:
     async def end_session(self, progress: Callable[[str], None] = lambda _m: None) -> bool:
         """Save this session to memory now: summary and extraction (queued first,
         so an interrupted save is finished at the next start)."""
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
+            self.background.clear()
         if self.memory is None or not self.memory.end_session(self.session_id):
             return False
         await self.run_memory_jobs(progress)

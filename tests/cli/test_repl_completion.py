@@ -23,7 +23,7 @@ def make(cwd: Path) -> ReplCompleter:
 
 def test_slash_commands_with_descriptions(tmp_path: Path) -> None:
     completer = make(tmp_path)
-    assert complete(completer, "/c") == ["/clear", "/cost"]
+    assert complete(completer, "/c") == ["/clear", "/compact", "/context", "/cost"]
     metas = {
         c.text: c.display_meta_text
         for c in completer.get_completions(Document("/he"), CompleteEvent())

@@ -8,7 +8,6 @@ import json
 import signal
 import sys
 import time
-import uuid
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -104,7 +103,7 @@ async def run_headless(
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     printer = _Printer(fmt, out, err, verbose)
-    session_id = uuid.uuid4().hex
+    session_id = app.session_id
     started = time.perf_counter()
     if fmt is OutputFormat.stream_json:
         printer.line(
@@ -132,6 +131,10 @@ async def run_headless(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
+        if app.memory is not None:
+            # Stored as it ran; its summary and extraction are queued (durably) and
+            # done at the next interactive start or by `mnemo memory process`.
+            app.memory.end_session(session_id)
     record = result_record(app, finished, session_id, started, code)
     if fmt is OutputFormat.text:
         text = record["result"]

@@ -40,6 +40,17 @@ ToolsOpt = Annotated[
     str | None,
     typer.Option("--tools", help="Comma-separated tools the model may use ('none' for none)."),
 ]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="Work in this project (created if new).")
+]
+ContinueOpt = Annotated[
+    bool, typer.Option("--continue", "-c", help="Continue the project's last session.")
+]
+ResumeOpt = Annotated[
+    str | None,
+    typer.Option("--resume", "-r", help="Resume a session by id (alone: pick from a list)."),
+]
+PICK = "?"  # ``--resume`` given without an id
 FormatOpt = Annotated[
     str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
 ]
@@ -59,9 +70,13 @@ class Options:
         verbose: bool = False,
         output_format: str = "text",
         tools: str | None = None,
+        project: str | None = None,
+        continue_last: bool = False,
+        resume: str | None = None,
     ) -> None:
         self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
         self.tools = tools
+        self.project, self.continue_last, self.resume = project, continue_last, resume
         self.verbose, self.output_format = verbose, output_format
         self.cwd = (cwd or Path.cwd()).expanduser().resolve()
 
@@ -122,7 +137,7 @@ def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> 
 
     if tools is None and opts.tools is not None:
         tools = select_tools(opts.tools)
-    return guarded(
+    app = guarded(
         opts,
         lambda: build_app(
             settings,
@@ -131,8 +146,54 @@ def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> 
             approver=approver,
             env=os.environ,
             tools=tools,
+            project=opts.project,
         ),
     )
+    guarded(opts, lambda: resume_session(app, opts))
+    return app
+
+
+def _enter_project(opts: Options) -> None:
+    """``--project NAME`` of an existing project: work in its directory (and so
+    with its project config)."""
+    if not opts.project:
+        return
+    from mnemocode.config.paths import mnemo_home
+    from mnemocode.memory.service import open_registry
+
+    registry = guarded(opts, lambda: open_registry(mnemo_home(os.environ)))
+    try:
+        project = registry.get(opts.project)
+    finally:
+        registry.conn.close()
+    if project is not None and project.workdir.is_dir():
+        opts.cwd = project.workdir
+
+
+def resume_session(app: Any, opts: Options) -> None:
+    """``--continue`` / ``--resume ID``; ``--resume`` alone is left to the REPL's picker."""
+    from mnemocode.core.errors import MnemoError
+
+    if not (opts.continue_last or (opts.resume and opts.resume != PICK)):
+        return
+    if app.memory is None:
+        raise MnemoError("sessions are not kept: memory is turned off ([memory] enabled)")
+    if opts.continue_last:
+        last = app.memory.sessions.recent(1)
+        if not last:
+            typer.echo(f"No earlier session in project {app.project_name}; starting a new one.")
+            return
+        app.resume(last[0].id)
+        return
+    found = app.memory.sessions.find(opts.resume)
+    if len(found) != 1:
+        what = "no session" if not found else f"{len(found)} sessions"
+        ids = ", ".join(s.id for s in found[:5])
+        raise MnemoError(
+            f"{what} in project {app.project_name} with an id starting {opts.resume!r}"
+            + (f" ({ids})" if ids else "")
+        )
+    app.resume(found[0].id)
 
 
 def headless(opts: Options, prompt: str, tools: Any = None) -> int:
@@ -176,6 +237,9 @@ def root(
     mode: ModeOpt = None,
     yes: YesOpt = False,
     tools: ToolsOpt = None,
+    project: ProjectOpt = None,
+    continue_last: ContinueOpt = False,
+    resume: ResumeOpt = None,
     verbose: VerboseOpt = False,
     version: Annotated[bool, typer.Option("--version", "-V", help="Print the version.")] = False,
 ) -> None:
@@ -191,13 +255,21 @@ def root(
         verbose=verbose,
         output_format=output_format,
         tools=tools,
+        project=project,
+        continue_last=continue_last,
+        resume=resume,
     )
+    if continue_last and resume:
+        raise fail("use --continue or --resume, not both")
+    _enter_project(opts)
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:
         return
     if prompt is not None or not sys.stdin.isatty():
         from mnemocode.cli.headless import read_prompt
 
+        if resume == PICK:
+            raise fail("headless --resume needs a session id (mnemo memory sessions lists them)")
         raise typer.Exit(headless(opts, read_prompt(prompt, sys.stdin)))
     raise typer.Exit(interactive(opts))
 
@@ -214,12 +286,43 @@ def interactive(opts: Options) -> int:
         if code != 0:
             return code
         loaded = load(opts)
-    app = make_app(opts, loaded.settings, TerminalApprover())
-    return start_repl(app)
+    approver = TerminalApprover()
+    app = make_app(opts, loaded.settings, approver)
+
+    def rebuild(name: str) -> Any:
+        """The App for project ``name`` (``/project switch``), with its own config."""
+        from mnemocode.core.errors import MnemoError
+
+        switched = Options(
+            model=opts.model, mode=opts.mode, max_turns=opts.max_turns,
+            verbose=opts.verbose, tools=opts.tools, project=name,
+        )  # fmt: skip
+        _enter_project(switched)
+        try:
+            settings = load(switched).settings
+            return make_app(switched, settings, approver)
+        except typer.Exit as exc:
+            raise MnemoError(f"cannot open project {name!r}") from exc
+
+    return start_repl(app, rebuild=rebuild, first="/resume" if opts.resume == PICK else None)
+
+
+def _resume_without_id(argv: list[str]) -> list[str]:
+    """Click options cannot take an optional value: ``--resume`` with no id after
+    it (last, or followed by another option) gets the picker marker."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in {"--resume", "-r"} and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out.append(PICK)
+    return out
 
 
 def run(argv: list[str]) -> None:
-    from mnemocode.cli import presets, safety, setup
+    from mnemocode.cli import memory_cli, presets, safety, setup
+
+    argv = _resume_without_id(argv)
+    memory_cli.register(cli)
 
     setup.register(cli)
     presets.register(cli)

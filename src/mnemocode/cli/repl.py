@@ -5,6 +5,10 @@ runs it: ``/command`` through the command registry, ``!cmd`` through the safety
 guard like a model's shell call, anything else as a turn of the agent with its
 ``@path`` attachments. Each turn runs as a task; Ctrl-C or Esc cancels it (the
 agent closes dangling tool calls, the sandbox kills the command's process group).
+
+Memory: memory work an earlier run left queued is finished before the first
+prompt, and leaving saves the session (summary, extraction). Both can be
+skipped with Ctrl-C; the queue is durable, so the work is done at the next start.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import dataclasses
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
@@ -32,6 +36,7 @@ from mnemocode.app import App
 from mnemocode.cli.approver import TerminalApprover
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
+from mnemocode.cli.commands.general import finish_earlier_work, save_session
 from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
 from mnemocode.cli.render import Renderer, format_cost, format_tokens
@@ -193,22 +198,26 @@ def _key_bindings() -> KeyBindings:
 
 
 def make_session(
-    app: App, ctx: ReplContext, input: Input | None, output: Output | None
+    ctx: ReplContext, input: Input | None, output: Output | None
 ) -> PromptSession[str]:
-    app.home.mkdir(parents=True, exist_ok=True)
-    completer = ReplCompleter(ctx.commands.summaries, lambda: list(app.settings.models), app.cwd)
+    """The prompt; it reads ``ctx.app`` each time (``/project switch`` replaces it)."""
+    ctx.app.home.mkdir(parents=True, exist_ok=True)
+    completer = ReplCompleter(
+        ctx.commands.summaries, lambda: list(ctx.app.settings.models), ctx.app.cwd
+    )
 
     def toolbar() -> FormattedText:
+        app = ctx.app
         usage = app.agent.totals.usage
         text = (
-            f" {app.model_alias} · {format_tokens(usage.input_tokens)} in"
+            f" {app.project_name} · {app.model_alias} · {format_tokens(usage.input_tokens)} in"
             f" · {format_tokens(usage.output_tokens)} out"
             f" · {format_cost(app.agent.totals.cost_usd)} · mode {app.settings.safety.mode} "
         )
         return FormattedText([("class:bottom-toolbar", text)])
 
     return PromptSession(
-        history=FileHistory(str(app.home / "history")),
+        history=FileHistory(str(ctx.app.home / "history")),
         multiline=True,
         key_bindings=_key_bindings(),
         completer=completer,
@@ -227,28 +236,59 @@ def make_session(
 
 class Repl:
     def __init__(
-        self, app: App, console: Console, input: Input | None, output: Output | None
+        self,
+        app: App,
+        console: Console,
+        input: Input | None,
+        output: Output | None,
+        *,
+        rebuild: Callable[[str], App] | None = None,
     ) -> None:
-        self.app = app
         self.console = console
         self.renderer = Renderer(console)
         self.ctx = ReplContext(
-            app, console, self.renderer, default_commands(), config_path=app.home / "config.toml"
+            app,
+            console,
+            self.renderer,
+            default_commands(),
+            config_path=app.home / "config.toml",
+            rebuild=rebuild,
         )
-        self.session = make_session(app, self.ctx, input, output)
+        self.session = make_session(self.ctx, input, output)
         self.ctx.ask = self._ask
+        self.ctx.adopt = self.adopt
         self.control = TurnControl(self.session.app.input)
         self._shell_runs = 0
+        self._bind(app)
+
+    @property
+    def app(self) -> App:
+        return self.ctx.app
+
+    def _bind(self, app: App) -> None:
         approver = app.guard.approver
         if isinstance(approver, TerminalApprover):
             approver.bind(
-                console=console,
+                console=self.console,
                 input=self.session.app.input,
                 output=self.session.app.output,
                 pause=self._pause,
                 interrupt=self.control.interrupt,
                 previewed=self.renderer.previewed,
             )
+
+    async def adopt(self, app: App) -> None:
+        """Work with ``app`` from now on (``/project switch``); the old one is closed."""
+        old = self.ctx.app
+        self._bind(app)
+        self.ctx.app = app
+        completer = self.session.completer
+        if isinstance(completer, ReplCompleter):
+            completer.cwd = app.cwd
+        if old.agent.slot.model is not app.agent.slot.model:
+            await close_model(old.agent.slot.model)
+        if old.memory is not None and old.memory is not app.memory:
+            old.memory.close()
 
     async def _ask(self, message: str) -> str:
         session: PromptSession[str] = PromptSession(
@@ -261,10 +301,16 @@ class Repl:
         with self.renderer.suspend(), self.control.paused():
             yield
 
-    async def run(self) -> int:
+    async def run(self, first: str | None = None) -> int:
+        """``first``: a line handled before the first prompt (``mnemo --resume``
+        without an id opens the picker this way)."""
         self._banner()
         try:
+            await finish_earlier_work(self.ctx, self.control.run)
+            if first:
+                await self.handle(first)
             await self._loop()
+            await save_session(self.ctx, self.control.run)
         finally:
             await close_model(self.app.agent.slot.model)
         return 0
@@ -358,6 +404,7 @@ class Repl:
         app = self.app
         config = app.model_config
         head = Text("mnemo", style="bold")
+        head.append(f" · {app.project_name}", style="bold cyan")
         head.append(
             f" · {app.model_alias} ({config.model}) · mode {app.settings.safety.mode} · {app.cwd}",
             style="dim",
@@ -385,11 +432,17 @@ async def run_repl(
     console: Console | None = None,
     input: Input | None = None,
     output: Output | None = None,
+    rebuild: Callable[[str], App] | None = None,
+    first: str | None = None,
 ) -> int:
-    """Run the REPL until /quit, Ctrl-D or a second Ctrl-C; returns the exit code."""
-    return await Repl(app, console or Console(), input, output).run()
+    """Run the REPL until /quit, Ctrl-D or a second Ctrl-C; returns the exit code.
+    ``rebuild(name)`` builds the App of another project (``/project switch``)."""
+    repl = Repl(app, console or Console(), input, output, rebuild=rebuild)
+    return await repl.run(first)
 
 
-def start_repl(app: App) -> int:
+def start_repl(
+    app: App, *, rebuild: Callable[[str], App] | None = None, first: str | None = None
+) -> int:
     app.prune_checkpoints_in_background()
-    return asyncio.run(run_repl(app))
+    return asyncio.run(run_repl(app, rebuild=rebuild, first=first))

@@ -68,11 +68,11 @@ class Memory:
         self.clock = clock
         self.core_db = open_core(home)
         self.project_db = connect(project.data_dir(home) / "memory.db", PROJECT_MIGRATIONS)
-        self.entries = EntryStore(self.project_db)
-        self.sessions = SessionStore(self.project_db)
-        self.summaries = SummaryStore(self.project_db)
+        self.entries = EntryStore(self.project_db, clock=clock)
+        self.sessions = SessionStore(self.project_db, clock=clock)
+        self.summaries = SummaryStore(self.project_db, clock=clock)
         self.jobs = JobQueue(self.project_db)
-        self.traits = TraitStore(self.core_db)
+        self.traits = TraitStore(self.core_db, clock=clock)
         self.registry = ProjectRegistry(self.core_db)
         self.searcher = MemorySearch(
             self.project_db,
@@ -106,7 +106,7 @@ class Memory:
 
     def pinned_items(self) -> list[str]:
         """What must survive every compaction verbatim."""
-        items = [injection.entry_line(e) for e in self.entries.all() if e.pinned]
+        items = [injection.entry_line(e).removeprefix("- ") for e in self.entries.all() if e.pinned]
         items += [f"[{t.dimension}] {t.value}" for t in self.traits.all() if t.pinned]
         return items
 
@@ -188,8 +188,11 @@ class Memory:
     def end_session(self, session_id: str) -> bool:
         """Mark the session ended and queue its summary and extraction. Returns
         False when there was nothing to save."""
-        if self.sessions.count(session_id) == 0:
+        info = self.sessions.get(session_id)
+        if info is None or info.messages == 0:
             return False
+        if info.ended is not None and info.updated <= info.ended:
+            return False  # saved already, nothing new since
         self.sessions.end(session_id, at=self.clock())
         self.jobs.enqueue("summarize", session_id)
         if self.config.extract:

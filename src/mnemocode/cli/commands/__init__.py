@@ -11,11 +11,13 @@ import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:  # kept light: `mnemo memory ...` imports the command groups' helpers
+    from rich.console import Console
 
-from mnemocode.app import App
-from mnemocode.cli.render import Renderer
+    from mnemocode.app import App
+    from mnemocode.cli.render import Renderer
 
 Handler = Callable[["ReplContext", str], Awaitable[None]]
 
@@ -43,6 +45,20 @@ class ReplContext:
     config_path: Path | None = None
     # Asks the user one question at the prompt (confirmations).
     ask: Callable[[str], Awaitable[str]] | None = None
+    # Builds a fresh App for the project of that name (``/project switch``); None:
+    # switching needs a restart.
+    rebuild: Callable[[str], App] | None = None
+    # The REPL takes over a freshly built App (approver bound, the old one closed).
+    adopt: Callable[[App], Awaitable[None]] | None = None
+
+    def say(self, text: str, style: str = "") -> None:
+        from rich.text import Text
+
+        self.console.print(Text(text, style=style))
+
+    def progress(self, line: str) -> None:
+        """A progress line of memory work."""
+        self.say(line, "dim")
 
 
 class CommandRegistry:
@@ -82,9 +98,9 @@ class CommandRegistry:
 
 
 def default_commands() -> CommandRegistry:
-    from mnemocode.cli.commands import btw, general, model, safety, tools
+    from mnemocode.cli.commands import btw, general, memory, model, project, safety, tools
 
-    groups = [general, model, tools, btw, safety]
+    groups = [general, model, tools, btw, memory, project, safety]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 

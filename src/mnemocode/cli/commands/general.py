@@ -1,12 +1,26 @@
-"""/help, /status, /clear, /cost, /quit, /exit."""
+"""/help, /status, /clear, /cost, /context, /compact, /end, /resume, /quit, /exit;
+and what the REPL does with memory when it starts and when it ends."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from mnemocode.cli.commands import ReplContext, SlashCommand
-from mnemocode.cli.render import format_cost, format_tokens
+from mnemocode.cli.render import format_cost, format_tokens, one_line
+from mnemocode.core.errors import MnemoError
+from mnemocode.core.types import ModelRequest
+
+if TYPE_CHECKING:
+    from mnemocode.memory.types import SessionInfo
+
+CONTEXT_MESSAGES = 20
+RESUME_LIST = 10
+RESUME_SHOW = 6
 
 INPUT_HELP = (
     "Enter sends · Alt-Enter, Esc Enter or a trailing \\ adds a line · "
@@ -31,11 +45,13 @@ async def status_command(ctx: ReplContext, arg: str) -> None:
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_row("model", f"{app.model_alias} ({config.model}, {config.provider})")
     table.add_row("endpoint", config.base_url or "provider default")
+    table.add_row("project", app.project_name)
     table.add_row("cwd", str(app.cwd))
     table.add_row("mode", app.settings.safety.mode)
     files = ", ".join(str(item.path) for item in app.instructions) or "none"
     table.add_row("instructions", files)
     table.add_row("turns", f"{app.agent.turns} ({len(app.agent.history)} messages in history)")
+    table.add_row("session", app.session_id)
     table.add_row(
         "tokens",
         f"{format_tokens(usage.input_tokens)} in · {format_tokens(usage.output_tokens)} out",
@@ -67,8 +83,259 @@ async def cost_command(ctx: ReplContext, arg: str) -> None:
     ctx.console.print(table)
 
 
+async def end_command(ctx: ReplContext, arg: str) -> None:
+    """Save this session to memory now and start a new one."""
+    app = ctx.app
+    if app.memory is None:
+        ctx.say("memory is turned off ([memory] enabled = false); /clear starts afresh", "yellow")
+        return
+    if app.memory.sessions.count(app.session_id) == 0:
+        ctx.say("nothing to save yet: this session has no messages", "dim")
+        return
+    old = app.session_id
+    ctx.say("Saving this session to memory…", "bold")
+    # new_session queues the old session's summary and extraction; running the
+    # queue then is what ``App.end_session`` does, without queueing it twice.
+    new = app.new_session()
+    ctx.shell_notes.clear()
+    await app.run_memory_jobs(ctx.progress)
+    ctx.say(f"Session {old} ended and saved; new session {new} started.", "green")
+
+
+async def compact_command(ctx: ReplContext, arg: str) -> None:
+    agent = ctx.app.agent
+    if agent.compactor is None:
+        ctx.say("compaction needs memory ([memory] enabled = false)", "yellow")
+        return
+    before = len(agent.history)
+    with ctx.renderer.status("compacting…"):
+        removed = await agent.compact(ctx.renderer, force=True)
+    if removed:
+        ctx.say(
+            f"Summarised {removed} of {before} messages; {len(agent.history)} kept verbatim.",
+            "green",
+        )
+    else:
+        ctx.say("Nothing was compacted.", "dim")
+
+
+# ---- sessions and memory: the REPL's start and end -----------------------------------
+
+# Runs a coroutine so that Ctrl-C cancels it: (result, cancelled).
+Run = Callable[[Coroutine[Any, Any, Any]], Awaitable[tuple[Any, bool]]]
+
+
+async def _memory_work(ctx: ReplContext, run: Run, work: Coroutine[Any, Any, Any]) -> bool:
+    """Run memory work; True when Ctrl-C stopped it. A failure is reported, never
+    raised: memory must not keep the user from working or from leaving."""
+    try:
+        _result, cancelled = await run(work)
+    except Exception as exc:
+        ctx.say(f"✗ memory work failed: {type(exc).__name__}: {exc}", "bold red")
+        return False
+    return bool(cancelled)
+
+
+async def finish_earlier_work(ctx: ReplContext, run: Run) -> None:
+    """Memory work an earlier run left queued (it exited or lost its model); ``run``
+    runs it so that Ctrl-C skips it — it stays queued."""
+    app = ctx.app
+    if app.memory is None or not app.memory.pending_jobs():
+        return
+    ctx.say("Finishing memory work from an earlier session… (Ctrl-C skips it)", "dim")
+    if await _memory_work(ctx, run, app.run_memory_jobs(ctx.progress)):
+        ctx.say("Skipped; it stays queued for the next start.", "dim")
+
+
+async def save_session(ctx: ReplContext, run: Run) -> None:
+    """Leaving: this session's summary and extraction (and anything still queued)."""
+    app = ctx.app
+    memory = app.memory
+    if memory is None:
+        return
+    if not memory.sessions.count(app.session_id) and not memory.pending_jobs():
+        return
+    ctx.say("Saving this session to memory… (Ctrl-C stops)", "dim")
+
+    async def save() -> None:
+        if not await app.end_session(ctx.progress):
+            await app.run_memory_jobs(ctx.progress)
+
+    if await _memory_work(ctx, run, save()):
+        ctx.say("Stopped; the memory work finishes the next time mnemo starts here.", "yellow")
+
+
+# ---- /resume -------------------------------------------------------------------------
+
+
+def _first_words(ctx: ReplContext, info: SessionInfo) -> str:
+    if info.title:
+        return one_line(info.title, 60)
+    assert ctx.app.memory is not None
+    first = next((m for m in ctx.app.memory.sessions.messages(info.id) if m.role == "user"), None)
+    return one_line(first.text, 60) if first is not None else "(no messages)"
+
+
+def session_line(ctx: ReplContext, info: SessionInfo) -> str:
+    from mnemocode.memory.injection import stamp
+
+    when = stamp(info.updated)
+    return f"{info.id[:8]}  {when}  {_first_words(ctx, info)}  ({info.messages} messages)"
+
+
+async def resume_command(ctx: ReplContext, arg: str) -> None:
+    memory = ctx.app.memory
+    if memory is None:
+        ctx.say("memory is turned off ([memory] enabled = false): no stored sessions", "yellow")
+        return
+    chosen = await _pick(ctx, arg.strip())
+    if chosen is None:
+        return
+    app = ctx.app
+    if chosen.id == app.session_id:
+        ctx.say("that is the current session", "dim")
+        return
+    memory.end_session(app.session_id)  # the current conversation is queued for saving
+    try:
+        loaded = app.resume(chosen.id)
+    except MnemoError as exc:
+        ctx.say(f"✗ {exc.one_line()}", "red")
+        return
+    ctx.shell_notes.clear()
+    earlier = ", after a summary of earlier ones" if app.agent.context.summary else ""
+    ctx.say(f"Resumed {session_line(ctx, chosen)}: {loaded} messages loaded{earlier}.", "green")
+    _show_tail(ctx)
+
+
+async def _pick(ctx: ReplContext, arg: str) -> SessionInfo | None:
+    memory = ctx.app.memory
+    assert memory is not None
+    if arg:
+        found = memory.sessions.find(arg)
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            ctx.say(f"no session starts with {arg!r} in {ctx.app.project_name}", "yellow")
+            return None
+        ctx.say(f"{len(found)} sessions start with {arg!r}; give more of the id:", "yellow")
+        for info in found[:RESUME_LIST]:
+            ctx.say(f"  {session_line(ctx, info)}")
+        return None
+    sessions = [s for s in memory.sessions.recent(RESUME_LIST + 1) if s.id != ctx.app.session_id]
+    sessions = sessions[:RESUME_LIST]
+    if not sessions:
+        ctx.say(f"no earlier sessions in {ctx.app.project_name}", "dim")
+        return None
+    for n, info in enumerate(sessions, 1):
+        ctx.say(f"  {n:>2}. {session_line(ctx, info)}")
+    ctx.say("Resume which one? (its number; Enter cancels)", "bold")
+    answer = await ctx.ask("> ") if ctx.ask else ""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(sessions):
+        return sessions[int(answer) - 1]
+    ctx.say("nothing resumed" if not answer else f"not a number from the list: {answer!r}", "dim")
+    return None
+
+
+def _show_tail(ctx: ReplContext) -> None:
+    history = [m for m in ctx.app.agent.history if m.role in {"user", "assistant"} and m.text]
+    if len(history) > RESUME_SHOW:
+        ctx.say(f"… {len(history) - RESUME_SHOW} earlier messages", "dim")
+    for message in history[-RESUME_SHOW:]:
+        who = "you" if message.role == "user" else "mnemo"
+        ctx.say(f"  {who}: {one_line(message.text, 90)}")
+
+
 async def quit_command(ctx: ReplContext, arg: str) -> None:
     ctx.exit_requested = True
+
+
+async def context_command(ctx: ReplContext, arg: str) -> None:
+    """Exactly what the next request carries, part by part, with token counts."""
+    from mnemocode.llm.tokens import REQUEST_OVERHEAD, count_tokens, estimate_request_tokens
+
+    full = arg.strip() == "full"
+    app = ctx.app
+    context, history = app.agent.context, app.agent.history
+    specs = app.tool_specs()
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    texts: list[tuple[str, str]] = []
+
+    def row(label: str, tokens: int, note: str = "") -> None:
+        table.add_row(label, f"{tokens:>8,}", Text(note, style="dim"))
+
+    prefix = len(context.prefix.blocks)
+    for i, block in enumerate(context.system_blocks()):
+        label = _block_label(ctx, i, prefix, block.text)
+        row(label, count_tokens(block.text))
+        for part, tokens in _prefix_parts(ctx, block.text) if i < prefix else []:
+            table.add_row(Text(f"  of which {part}", style="dim"), Text(f"{tokens:>8,}", "dim"))
+        texts.append((label, block.text))
+    schemas = [
+        {"name": t.name, "description": t.description, "parameters": t.parameters} for t in specs
+    ]
+    row(
+        "tool schemas",
+        count_tokens(json.dumps(schemas, separators=(",", ":"))) if schemas else 0,
+        f"{len(specs)} tools",
+    )
+    history_tokens = [
+        estimate_request_tokens(ModelRequest([m])) - REQUEST_OVERHEAD for m in history
+    ]
+    row("history", sum(history_tokens), f"{len(history)} messages")
+    total = estimate_request_tokens(context.build(history, specs))
+    window = app.agent.slot.context_window
+    share = app.settings.memory.compact_at
+    table.add_row(Text("total", style="bold"), Text(f"{total:>8,}", style="bold"), "")
+    ctx.console.print(table)
+    ctx.say(
+        f"{total:,} of {window:,} tokens ({total / window:.0%} of the context window); "
+        f"compaction at {int(window * share):,} ({share:.0%})"
+    )
+    shown = list(enumerate(history))
+    if not full and len(shown) > CONTEXT_MESSAGES:
+        more = len(shown) - CONTEXT_MESSAGES
+        ctx.say(f"… {more} earlier messages (/context full shows all)", "dim")
+        shown = shown[-CONTEXT_MESSAGES:]
+    for i, message in shown:
+        what = message.text or ", ".join(c.name for c in message.tool_calls)
+        line = f"  {i + 1:>3}. {message.role:<9} {history_tokens[i]:>6,}  "
+        ctx.say(line + (what if full else one_line(what, 70)))
+    if full:
+        for label, text in texts:
+            ctx.say(f"──── {label} ────", "bold")
+            ctx.say(text)
+        for schema in schemas:
+            ctx.say(f"──── tool {schema['name']} ────", "bold")
+            ctx.say(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+def _block_label(ctx: ReplContext, index: int, prefix: int, text: str) -> str:
+    context = ctx.app.agent.context
+    if index < prefix:
+        return "system prompt + instructions + memory"
+    if context.recent and text == context.recent:
+        return "recent sessions"
+    if context.summary and text == context.summary:
+        return "compaction summary"
+    return "extra system block"
+
+
+def _prefix_parts(ctx: ReplContext, text: str) -> list[tuple[str, int]]:
+    """What the prefix is made of: instruction files and the memory layers."""
+    from mnemocode.llm.tokens import count_tokens
+
+    parts = [
+        (str(item.path.name), count_tokens(item.text))
+        for item in ctx.app.instructions
+        if item.text in text
+    ]
+    memory = ctx.app.memory
+    if memory is not None:
+        for section in memory.prefix_sections():
+            if section.text and section.text in text:
+                parts.append((f"{section.layer} memory", section.tokens))
+    return parts
 
 
 COMMANDS = [
@@ -76,6 +343,12 @@ COMMANDS = [
     SlashCommand("status", "model, endpoint, mode, instructions, tokens", status_command),
     SlashCommand("clear", "start a fresh conversation", clear_command),
     SlashCommand("cost", "tokens and cost of this session", cost_command),
+    SlashCommand(
+        "context", "what the model gets now, with token counts", context_command, "[full]"
+    ),
+    SlashCommand("compact", "summarise the older part of the conversation now", compact_command),
+    SlashCommand("end", "save this session to memory now and start a new one", end_command),
+    SlashCommand("resume", "continue an earlier session of this project", resume_command, "[id]"),
     SlashCommand("quit", "leave mnemo", quit_command),
     SlashCommand("exit", "leave mnemo", quit_command),
 ]

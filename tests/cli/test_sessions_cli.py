@@ -1,0 +1,99 @@
+"""Sessions across processes: `mnemo -p` stores its session; `--continue`,
+`--resume ID` and `--project NAME` pick it up in a later process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mnemocode.llm.testing import FakeOpenAIServer, text
+from tests.conftest import run_mnemo, write_global_config
+
+
+def _config(url: str) -> str:
+    return (
+        'active_model = "fake"\n[models.fake]\nprovider = "openai"\nmodel = "fake-model"\n'
+        f'base_url = "{url}"\nmax_retries = 0\n'
+    )
+
+
+def _user_texts(messages: list[dict[str, object]]) -> list[str]:
+    return [str(m["content"]) for m in messages if m["role"] == "user"]
+
+
+def test_continue_resumes_the_last_headless_session(tmp_path: Path, isolated_home: Path) -> None:
+    with FakeOpenAIServer([text("The answer is 42."), text("You asked about the answer.")]) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        first = run_mnemo(
+            ["-p", "what is the answer?", "--output-format", "json"],
+            cwd=tmp_path,
+            home=isolated_home,
+        )
+        assert first.returncode == 0, first.stderr
+        second = run_mnemo(
+            ["-p", "what did I ask before?", "--continue"], cwd=tmp_path, home=isolated_home
+        )
+        assert second.returncode == 0, second.stderr
+        sent = srv.chat_requests[1].messages
+    users = _user_texts(sent)
+    assert any("what is the answer?" in u for u in users)
+    assert any("The answer is 42." in str(m["content"]) for m in sent if m["role"] == "assistant")
+    assert "what did I ask before?" in users[-1]
+
+
+def test_resume_by_id_prefix_and_unknown_id(tmp_path: Path, isolated_home: Path) -> None:
+    with FakeOpenAIServer([text("first"), text("second"), text("third")]) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        one = run_mnemo(
+            ["-p", "alpha task", "--output-format", "json"], cwd=tmp_path, home=isolated_home
+        )
+        session = json.loads(one.stdout)["session_id"]
+        two = run_mnemo(["-p", "beta task"], cwd=tmp_path, home=isolated_home)
+        assert two.returncode == 0, two.stderr
+        # Resume the first (not the last) session by a prefix of its id.
+        three = run_mnemo(
+            ["-p", "continue alpha", "--resume", session[:6]], cwd=tmp_path, home=isolated_home
+        )
+        assert three.returncode == 0, three.stderr
+        sent = srv.chat_requests[2].messages
+        missing = run_mnemo(["-p", "x", "--resume", "zzzzzz"], cwd=tmp_path, home=isolated_home)
+        no_id = run_mnemo(["-p", "x", "--resume"], cwd=tmp_path, home=isolated_home)
+    users = _user_texts(sent)
+    assert any("alpha task" in u for u in users)
+    assert not any("beta task" in u for u in users)
+    assert missing.returncode == 1
+    assert "no session" in missing.stderr and "zzzzzz" in missing.stderr
+    assert no_id.returncode == 2 and "needs a session id" in no_id.stderr
+
+
+def test_project_flag_works_in_the_projects_directory(tmp_path: Path, isolated_home: Path) -> None:
+    repo = tmp_path / "repo"
+    elsewhere = tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+    (repo / "AGENTS.md").write_text("Always answer in haiku.\n", encoding="utf-8")
+    with FakeOpenAIServer([text("one"), text("two")]) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        made = run_mnemo(["-p", "hello", "--project", "poems"], cwd=repo, home=isolated_home)
+        assert made.returncode == 0, made.stderr
+        again = run_mnemo(
+            ["-p", "hello again", "--project", "poems", "--continue"],
+            cwd=elsewhere,
+            home=isolated_home,
+        )
+        assert again.returncode == 0, again.stderr
+        system = str(srv.chat_requests[1].messages[0]["content"])
+        users = _user_texts(srv.chat_requests[1].messages)
+    # Started from another directory, the run still works in the project's directory
+    # (its AGENTS.md) and continues its session.
+    assert "Always answer in haiku." in system
+    assert str(repo.resolve()) in system
+    assert len(users) == 2
+    assert "hello" in users[0] and "again" not in users[0]
+    assert "hello again" in users[1]
+
+
+def test_continue_and_resume_together_are_refused(tmp_path: Path, isolated_home: Path) -> None:
+    proc = run_mnemo(["-p", "x", "--continue", "--resume", "abc"], cwd=tmp_path, home=isolated_home)
+    assert proc.returncode == 2
+    assert "not both" in proc.stderr
