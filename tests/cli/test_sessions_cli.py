@@ -97,3 +97,43 @@ def test_continue_and_resume_together_are_refused(tmp_path: Path, isolated_home:
     proc = run_mnemo(["-p", "x", "--continue", "--resume", "abc"], cwd=tmp_path, home=isolated_home)
     assert proc.returncode == 2
     assert "not both" in proc.stderr
+
+
+def test_headless_session_is_saved_to_memory_by_memory_process(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    summary = {
+        "title": "Chose the cache backend",
+        "topics": ["caching"],
+        "decisions": [{"what": "Use Redis for the cache", "why": "shared between workers"}],
+    }
+    ops = {
+        "ops": [
+            {
+                "op": "add",
+                "layer": "project",
+                "key": "cache-backend",
+                "kind": "decision",
+                "value": "Redis",
+                "rationale": "shared between workers",
+            }
+        ]
+    }
+    script = [text("Redis it is."), text(json.dumps(summary)), text(json.dumps(ops))]
+    with FakeOpenAIServer(script) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
+        assert run.returncode == 0, run.stderr
+        # The headless run made one model call: its memory work is queued, not done.
+        assert len(srv.chat_requests) == 1
+        done = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
+        again = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 memory jobs done" in done.stdout
+    assert "no memory work is queued" in again.stdout
+    shown = run_mnemo(["memory", "show", "--json"], cwd=tmp_path, home=isolated_home)
+    assert "cache-backend" in shown.stdout and "shared between workers" in shown.stdout
+    memory_md = (tmp_path / ".mnemo" / "MEMORY.md").read_text(encoding="utf-8")
+    assert "**cache-backend**" in memory_md
+    sessions = run_mnemo(["memory", "sessions"], cwd=tmp_path, home=isolated_home)
+    assert "Chose the cache backend" in sessions.stdout

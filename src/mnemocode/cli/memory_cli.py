@@ -276,6 +276,42 @@ def sessions_command(
         typer.echo("no sessions yet")
 
 
+@memory_cli.command("process")
+def process_command(ctx: typer.Context, cwd: CwdOpt = None, project: ProjectNameOpt = None) -> None:
+    """Do the queued memory work now (session summaries, extraction) with the model."""
+    import asyncio
+
+    from mnemocode.llm.factory import build_model
+
+    opts = _options(ctx, cwd, project)
+    with open_memory(opts) as (memory, settings):
+        pending = memory.pending_jobs()
+        if not pending:
+            typer.echo("no memory work is queued")
+            return
+        if not settings.is_configured:
+            raise fail("no model is configured; run `mnemo init` first")
+        alias, config = guarded(opts, lambda: settings.model(settings.memory.model))
+        model = guarded(opts, lambda: build_model(alias, config, env=os.environ))
+
+        def progress(line: str) -> None:
+            typer.echo(line, err=True)
+
+        async def run() -> int:
+            from mnemocode.cli.commands.model import close_model
+
+            try:
+                return await memory.run_jobs(model, progress)
+            finally:
+                await close_model(model)
+
+        done = asyncio.run(run())
+        left = memory.pending_jobs()
+    typer.echo(f"{done} of {pending} memory jobs done" + (f"; {left} still queued" if left else ""))
+    if left:
+        raise typer.Exit(1)
+
+
 # ---- mnemo project -------------------------------------------------------------------
 
 
