@@ -211,9 +211,42 @@ def m004_project_jobs(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_project_vectors(conn: sqlite3.Connection) -> None:
+    # Embeddings for memory search (the optional extra): one vector per searchable
+    # row, named by ``ref`` as search hits are, under the model that made it;
+    # ``when_ts`` and ``text`` are the source row's as embedded, so a changed row
+    # shows as stale. ``vectors_state.deletions`` counts deleted rows, so a process
+    # holding the vectors in memory knows when a refresh by rowid is not enough.
+    _script(
+        conn,
+        """
+        CREATE TABLE vectors (
+            ref TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            when_ts REAL NOT NULL,
+            session_id TEXT,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX vectors_model ON vectors(model, dim);
+        CREATE TABLE vectors_state (
+            id INTEGER PRIMARY KEY CHECK (id = 0),
+            deletions INTEGER NOT NULL
+        );
+        INSERT INTO vectors_state (id, deletions) VALUES (0, 0);
+        CREATE TRIGGER vectors_ad AFTER DELETE ON vectors BEGIN
+            UPDATE vectors_state SET deletions = deletions + 1 WHERE id = 0;
+        END;
+        """,
+    )
+
+
 PROJECT_MIGRATIONS: list[Migration] = [
     m001_project_entries,
     m002_project_sessions,
     m003_project_summaries,
     m004_project_jobs,
+    m005_project_vectors,
 ]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnemocode.config.settings import MemoryConfig
 from mnemocode.core.protocols import ChatModel
@@ -29,6 +30,9 @@ from mnemocode.memory.sessions import SessionStore
 from mnemocode.memory.summaries import SummaryStore
 from mnemocode.memory.traits import TraitStore
 from mnemocode.memory.types import DEFAULT_DIMENSION, Entry, SearchHit
+
+if TYPE_CHECKING:
+    from mnemocode.memory.vectors import VectorIndex
 
 CountTokens = Callable[[str], int]
 
@@ -80,6 +84,17 @@ class Memory:
             options=SearchOptions(config.recency_weight, config.recency_half_life_days),
             clock=clock,
         )
+        self.vectors: VectorIndex | None = None
+        if config.embeddings:
+            self._enable_vectors()
+
+    def _enable_vectors(self) -> None:
+        """BM25 fused with embeddings (the optional extra; a clear error without it)."""
+        from mnemocode.memory.embeddings import load_embedder
+        from mnemocode.memory.vectors import VectorIndex
+
+        self.vectors = VectorIndex(self.project_db, load_embedder())
+        self.searcher.vector_search = self.vectors.search
 
     def close(self) -> None:
         self.project_db.close()
@@ -197,6 +212,8 @@ class Memory:
         self.jobs.enqueue("summarize", session_id)
         if self.config.extract:
             self.jobs.enqueue("extract", session_id)
+        if self.vectors is not None:
+            self.jobs.enqueue("embed", "*")  # after the summary, which it embeds too
         return True
 
     def queue_extraction(self, session_id: str, from_seq: int) -> None:

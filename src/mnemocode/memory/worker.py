@@ -7,6 +7,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,11 @@ async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> int:
             if again:
                 break  # the model is probably unreachable: do not hammer it now
             continue
+        except BaseException:
+            # Interrupted (Ctrl-C, the app closing), not failed: given back so the
+            # next start does it, instead of waiting for the lease to run out.
+            memory.jobs.release(job)
+            raise
         memory.jobs.done(job)
         finished += 1
         progress(f"memory: {label}: {result}")
@@ -51,6 +57,12 @@ async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> int:
 async def _run(memory: Memory, model: ChatModel, job: Job) -> str:
     if job.kind == "summarize":
         return await _summarize(memory, model, job.session_id)
+    if job.kind == "embed":
+        if memory.vectors is None:
+            return "embeddings are off"
+        vectors = memory.vectors
+        done = await asyncio.to_thread(vectors.index_pending)
+        return f"embedded {done} new or changed memories"
     if job.kind == "extract":
         messages = memory.sessions.messages(
             job.session_id, from_seq=int(job.payload.get("from_seq", 0))
