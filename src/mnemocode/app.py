@@ -28,6 +28,7 @@ from mnemocode.llm.base import complete
 from mnemocode.llm.cost import cost_usd
 from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
+from mnemocode.memory.db import transaction
 from mnemocode.memory.projects import Project, ProjectRegistry, default_slug
 from mnemocode.memory.service import Memory, open_registry
 from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
@@ -57,9 +58,10 @@ def resolve_project(
     work directory contains ``cwd`` (the deepest), else a new one for the
     repository root (or ``cwd``)."""
     if name:
-        found = registry.get(name)
-        if found is None:
-            return registry.create(cwd, name)
+        with transaction(registry.conn):  # two terminals creating it together
+            found = registry.get(name)
+            if found is None:
+                return registry.create(cwd, name)
         registry.touch(found.name)
         return found
     return registry.resolve(cwd, root=find_project_root(cwd, env=env) or cwd)
@@ -84,6 +86,8 @@ class App:
     extracted_upto: int = 0
     session_stored: bool = False
     background: list[asyncio.Future[int]] = field(default_factory=list)
+    # Things to tell the user at start (e.g. MEMORY.md edits picked up).
+    notices: list[str] = field(default_factory=list)
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -153,7 +157,9 @@ class App:
         if self.memory is None:
             return
         if self.settings.memory.mirror and self.project is not None:
-            self.memory.sync_mirror(self.project.workdir)
+            report = self.memory.sync_mirror(self.project.workdir)
+            if report.user_edits or report.problem:
+                self.notices.append(report.describe())
         self.agent.context.prefix = SystemPrefix.build(
             self.cwd, self.instructions, self.settings.agent.system_prompt,
             memory=self.memory.prefix_text(),
@@ -329,12 +335,15 @@ def build_app(
     workdir = chosen.workdir if project else cwd.resolve()
     state_dir = chosen.data_dir(home)
     memory = None
+    notices: list[str] = []
     if settings.memory.enabled:
         memory = Memory(
             home=home, project=chosen, config=settings.memory, count_tokens=count_tokens
         )
         if settings.memory.mirror:
-            memory.sync_mirror(chosen.workdir)
+            report = memory.sync_mirror(chosen.workdir)
+            if report.user_edits or report.problem:
+                notices.append(report.describe())
     inner = tools if tools is not None else FunctionToolset(builtin_tools())
     safety = build_safety(
         settings.safety,
@@ -388,6 +397,7 @@ def build_app(
         dict(env),
         project=chosen,
         memory=memory,
+        notices=notices,
     )
     if memory is not None:
         agent.recorder = app._record
@@ -405,7 +415,13 @@ def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:
         from mnemocode.memory.compaction import render_summary, summarize
 
         keep = app.memory.pinned_items() if app.memory else []
-        summary = await summarize(app.memory_model(), messages, previous=previous, keep=keep)
+        # The summary request must fit the (possibly small, local) model: about four
+        # characters a token, within the compaction threshold.
+        window = app.model_config.context_window
+        budget = max(4_000, int(window * 4 * app.settings.memory.compact_at))
+        summary = await summarize(
+            app.memory_model(), messages, previous=previous, keep=keep, max_input_chars=budget
+        )
         return render_summary(summary)
 
     return summarize

@@ -137,3 +137,23 @@ def test_headless_session_is_saved_to_memory_by_memory_process(
     assert "**cache-backend**" in memory_md
     sessions = run_mnemo(["memory", "sessions"], cwd=tmp_path, home=isolated_home)
     assert "Chose the cache backend" in sessions.stdout
+
+
+def test_memory_md_edits_reach_the_next_prompt(tmp_path: Path, isolated_home: Path) -> None:
+    made = run_mnemo(
+        ["memory", "set", "test-command", "pytest -x", "--kind", "convention"],
+        cwd=tmp_path,
+        home=isolated_home,
+    )
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / ".mnemo" / "MEMORY.md"
+    edited = path.read_text(encoding="utf-8").replace("pytest -x", "pytest -x -q --ff")
+    path.write_text(edited + "\n- Use tabs in Makefiles\n", encoding="utf-8")
+    with FakeOpenAIServer([text("ok")]) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        proc = run_mnemo(["-p", "hi"], cwd=tmp_path, home=isolated_home)
+        system = str(srv.chat_requests[0].messages[0]["content"])
+    assert proc.returncode == 0, proc.stderr
+    assert "MEMORY.md edits picked up: 2 added or changed" in proc.stderr
+    assert "test-command: pytest -x -q --ff" in system
+    assert "Use tabs in Makefiles" in system

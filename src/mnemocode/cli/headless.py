@@ -103,6 +103,8 @@ async def run_headless(
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     printer = _Printer(fmt, out, err, verbose)
+    for notice in app.notices:
+        print(f"mnemo: {notice}", file=err, flush=True)
     session_id = app.session_id
     started = time.perf_counter()
     if fmt is OutputFormat.stream_json:

@@ -296,6 +296,9 @@ class Repl:
         self.console.print(head)
         hint = "/help for commands · @path attaches · !cmd runs · Ctrl-D exits"
         self.console.print(Text(hint, style="dim"))
+        for notice in app.notices:
+            self.console.print(Text(notice, style="yellow"))
+        app.notices.clear()
 
 
 def shell_note(command: str, result: ToolResult) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
 from mnemocode.memory.db import transaction
 from mnemocode.memory.types import Entry
@@ -34,14 +35,21 @@ def _entry(row: sqlite3.Row) -> Entry:
 
 
 class EntryStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
+        self.clock = clock
 
     def upsert(self, entry: Entry, *, keep_pin: bool = True) -> Entry:
         """Add or replace the entry under ``entry.key`` (reviving a deleted one).
-        With ``keep_pin`` an existing pin survives an update that does not set it."""
-        now = time.time()
-        pinned = "MAX(pinned, excluded.pinned)" if keep_pin else "excluded.pinned"
+        With ``keep_pin`` an existing pin survives an update that does not set it; a
+        deleted entry's pin does not survive its deletion."""
+        now = self.clock()
+        pinned = (
+            "CASE WHEN entries.deleted IS NOT NULL THEN excluded.pinned "
+            "ELSE MAX(entries.pinned, excluded.pinned) END"
+            if keep_pin
+            else "excluded.pinned"
+        )
         with transaction(self.conn):
             self.conn.execute(
                 f"""
@@ -85,10 +93,11 @@ class EntryStore:
         return [_entry(r) for r in rows]
 
     def delete(self, key: str) -> bool:
+        now = self.clock()
         with transaction(self.conn):
             cur = self.conn.execute(
                 "UPDATE entries SET deleted = ?, updated = ? WHERE key = ? AND deleted IS NULL",
-                (time.time(), time.time(), key),
+                (now, now, key),
             )
         return cur.rowcount > 0
 
@@ -96,20 +105,24 @@ class EntryStore:
         with transaction(self.conn):
             cur = self.conn.execute(
                 "UPDATE entries SET pinned = ?, updated = ? WHERE key = ? AND deleted IS NULL",
-                (int(pinned), time.time(), key),
+                (int(pinned), self.clock(), key),
             )
         return cur.rowcount > 0
 
-    def search(self, match: str, limit: int) -> list[tuple[Entry, float]]:
-        """FTS5 ``match`` expression → (entry, bm25 score; lower is better)."""
+    def search(
+        self, match: str, limit: int, *, start: float | None = None, end: float | None = None
+    ) -> list[tuple[Entry, float]]:
+        """FTS5 ``match`` expression → (entry, bm25 score; lower is better); with
+        ``start``/``end``, only entries last updated in [start, end)."""
         rows = self.conn.execute(
             f"""
             SELECT {", ".join("e." + c for c in _COLUMNS.split(", "))},
                    bm25(entries_fts, 2.0, 1.0, 0.5) AS score
             FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
             WHERE entries_fts MATCH ? AND e.deleted IS NULL
+              AND e.updated >= COALESCE(?, e.updated) AND e.updated < COALESCE(?, 1e300)
             ORDER BY score LIMIT ?
             """,
-            (match, limit),
+            (match, start, end, limit),
         ).fetchall()
         return [(_entry(r), r["score"]) for r in rows]

@@ -35,7 +35,9 @@ class JobQueue:
         self.conn = conn
 
     def enqueue(self, kind: str, session_id: str, payload: dict[str, Any] | None = None) -> None:
-        """Queue work once: the same (kind, session, payload) pending twice is one job."""
+        """Queue work once: the same (kind, session, payload) pending twice is one job.
+        Asking again for a job that finished (done, or failed for good) is a new
+        request: it gets its full set of attempts again."""
         now = time.time()
         with transaction(self.conn):
             self.conn.execute(
@@ -44,7 +46,8 @@ class JobQueue:
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (kind, session_id, payload) DO UPDATE SET
                     state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
-                    attempts = CASE WHEN jobs.state = 'done' THEN 0 ELSE jobs.attempts END,
+                    attempts = CASE WHEN jobs.state IN ('done', 'failed') THEN 0
+                        ELSE jobs.attempts END,
                     updated = excluded.updated
                 """,
                 (kind, session_id, json.dumps(payload or {}, sort_keys=True), now, now),
@@ -76,6 +79,16 @@ class JobQueue:
             self.conn.execute(
                 "UPDATE jobs SET state = 'done', lease_until = NULL, error = NULL, updated = ? "
                 "WHERE id = ?",
+                (time.time(), job.id),
+            )
+
+    def release(self, job: Job) -> None:
+        """Give a leased job back untried (its run was interrupted, not failed):
+        available again at once, the attempt not counted."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE jobs SET state = 'pending', lease_until = NULL, "
+                "attempts = MAX(attempts - 1, 0), updated = ? WHERE id = ? AND state = 'running'",
                 (time.time(), job.id),
             )
 

@@ -29,6 +29,8 @@ class MirrorReport:
     deleted: int = 0
     conflicts: list[str] = field(default_factory=list)
     written: bool = False
+    # Why nothing was synced (the file unreadable, the work directory gone).
+    problem: str = ""
 
     @property
     def user_edits(self) -> bool:
@@ -39,6 +41,8 @@ class MirrorReport:
         text = f"MEMORY.md edits picked up: {', '.join(parts)}"
         if self.conflicts:
             text += f"; your version kept for {', '.join(self.conflicts)}"
+        if self.problem:
+            text = f"MEMORY.md not synced: {self.problem}"
         return text
 
 
@@ -47,11 +51,28 @@ def _meta(memory: Memory, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _read(path: Path) -> str | None:
+    """The file's text; None when there is no file. Raises ``UnicodeDecodeError``."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+
+
 def sync(memory: Memory, path: Path) -> MirrorReport:
     report = MirrorReport(path)
+    if not path.parent.parent.is_dir():
+        report.problem = f"the work directory {path.parent.parent} does not exist"
+        return report  # never create a project's folder just to put a mirror in it
     with transaction(memory.project_db):
         base_text = _meta(memory, BASE_KEY)
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        try:
+            current = _read(path)
+        except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+            # Neither applied (its text cannot be trusted) nor overwritten (it
+            # holds the user's edits): left for the user to fix.
+            report.problem = f"cannot read {path}: {exc}"
+            return report
         edited = current is not None and (
             base_text is None or mirror.fingerprint(current) != mirror.fingerprint(base_text)
         )

@@ -20,6 +20,8 @@ from mnemocode.core.errors import MnemoError
 from mnemocode.memory.db import transaction
 
 _NAME = re.compile(r"^[\w][\w.\- ]{0,63}$")
+_NOT_NAME = re.compile(r"[^\w.\- ]+")
+MAX_NAME = 64
 
 
 class ProjectError(MnemoError):
@@ -58,6 +60,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def name_for_folder(folder: str) -> str:
+    """A valid project name made from a folder's name (which may hold anything)."""
+    name = _NOT_NAME.sub("-", folder)
+    name = re.sub(r"^[^\w]+", "", name)[:MAX_NAME].rstrip(" .-")
+    return name or "project"
+
+
+def _with_suffix(base: str, n: int) -> str:
+    suffix = f"-{n}"
+    return base[: MAX_NAME - len(suffix)].rstrip(" .-") + suffix
+
+
 class ProjectRegistry:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -93,19 +107,22 @@ class ProjectRegistry:
         """Register a project for ``workdir`` (named after its folder unless given;
         a taken name gets a numeric suffix when not given explicitly)."""
         workdir = workdir.resolve()
-        base = check_name(name) if name else check_name(workdir.name or "root")
+        base = check_name(name) if name else name_for_folder(workdir.name or "root")
         with transaction(self.conn):
-            slug = default_slug(workdir)
-            taken = self.conn.execute("SELECT 1 FROM projects WHERE slug = ?", (slug,)).fetchone()
-            if taken:  # a project for this folder existed once under another name
-                slug = f"{slug}-{int(time.time() * 1000) % 100_000}"
+            # Another project has this folder's slug (a second project on the same
+            # folder): the next free numbered one.
+            slug = first = default_slug(workdir)
+            n = 1
+            while self.conn.execute("SELECT 1 FROM projects WHERE slug = ?", (slug,)).fetchone():
+                n += 1
+                slug = f"{first}-{n}"
             chosen = base
             n = 1
             while self.conn.execute("SELECT 1 FROM projects WHERE name = ?", (chosen,)).fetchone():
                 if name:
                     raise ProjectError(f"a project named {name!r} already exists")
                 n += 1
-                chosen = f"{base}-{n}"
+                chosen = _with_suffix(base, n)
             now = time.time()
             self.conn.execute(
                 "INSERT INTO projects (name, slug, workdir, created, last_used) "
@@ -117,11 +134,14 @@ class ProjectRegistry:
     def resolve(self, directory: Path, *, root: Path | None = None) -> Project:
         """The project for ``directory``, created (for ``root`` or the directory)
         when there is none."""
-        found = self.for_directory(directory)
-        if found is not None:
-            self.touch(found.name)
-            return found
-        return self.create(root or directory)
+        # Looked up and created under one write lock: two terminals opening a new
+        # project at once make one project, not two.
+        with transaction(self.conn):
+            found = self.for_directory(directory)
+            if found is not None:
+                self.touch(found.name)
+                return found
+            return self.create(root or directory)
 
     def touch(self, name: str) -> None:
         with transaction(self.conn):

@@ -2,11 +2,13 @@
 transcripts and the user's traits.
 
 Ranking: FTS5 BM25 per source (the Porter-stemmed index does the matching, in
-SQLite), normalised to the best hit of the query, weighted by source, times a
-gentle recency boost. A date phrase in the query ("yesterday", "last week",
-"in March") becomes a time filter; a query that is only a date phrase lists
-what happened then. With the optional embeddings extra, the BM25 ranking is
-fused with a vector ranking (reciprocal rank fusion).
+SQLite), normalised to the best hit of that source, scaled by the share of the
+query's words that best hit has, weighted by source, times a gentle recency
+boost. A date phrase in the query ("yesterday", "last week", "in March")
+becomes a time filter inside each source's query; a query that is only a date
+phrase ("what happened yesterday?") lists the sessions of that time. With the
+optional embeddings extra, the BM25 ranking is fused with a vector ranking
+(reciprocal rank fusion).
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ SOURCE_WEIGHT = {"project": 1.15, "summary": 1.0, "history": 0.9, "core": 1.0}
 HISTORY_TEXT_WEIGHT, HISTORY_CONTEXT_WEIGHT = 1.0, 0.3
 SNIPPET_CHARS = 600
 
+Bound = float | None  # a time filter's start or end (unix time), None: open
+Found = tuple[SearchHit, int]  # a hit and its row in the source's FTS index
+_FTS_TABLE = {
+    "project": "entries_fts",
+    "summary": "summaries_fts",
+    "history": "messages_fts",
+    "core": "traits_fts",
+}
+
 _STOPWORD_TEXT = """
 a an the of to in on at for and or is are was were be been being did do does done
 what when where who whom whose which why how with by from as that this these those
@@ -40,6 +51,13 @@ only own same too very s t don now up down out over under again further once her
 more most
 """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Words that only ask "what went on" when a query has a date phrase: "what
+# happened yesterday", "what did we work on last week" list those sessions.
+_DATE_QUESTION_TEXT = """
+happen happened happening discuss discussed talk talked work worked working go going
+went on session sessions anything something
+"""
+_DATE_QUESTION = frozenset(_DATE_QUESTION_TEXT.split())
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
@@ -90,82 +108,103 @@ class MemorySearch:
         now = self.clock()
         span, rest = parse_date_range(query, datetime.fromtimestamp(now).astimezone())
         terms = query_terms(rest)
+        if span is not None and all(t in _DATE_QUESTION for t in terms):
+            terms = []
         if not terms:
             return self._in_range(span, limit, wanted) if span else []
         match = fts_query(terms)
-        hits: list[SearchHit] = []
-        n = self.options.per_source if span is None else self.options.per_source * 4
+        # The time filter is part of each query, so old hits cannot crowd the
+        # ones from the asked-for period out of the per-source candidates.
+        n = self.options.per_source
+        start, end = (span.start, span.end) if span is not None else (None, None)
+        groups: list[tuple[str, list[tuple[SearchHit, int]]]] = []
         if "project" in wanted:
-            hits += self._project(match, n)
+            groups.append(("project", self._project(match, n, start, end)))
         if "summary" in wanted:
-            hits += self._summaries(match, n)
+            groups.append(("summary", self._summaries(match, n, start, end)))
         if "history" in wanted:
-            hits += self._history(match, n)
+            groups.append(("history", self._history(match, n, start, end)))
         if "core" in wanted and self.core is not None:
-            hits += self._core(match, n)
-        if span is not None:
-            hits = [h for h in hits if span.start <= h.when < span.end]
-        ranked = self._rank(hits, now)
+            groups.append(("core", self._core(match, n, start, end)))
+        ranked = self._rank(groups, terms, now)
         if self.vector_search is not None:
             ranked = self._fuse(ranked, rest, limit, span, wanted)
         return ranked[:limit]
 
     # ---- per source ----------------------------------------------------------
 
-    def _project(self, match: str, n: int) -> list[SearchHit]:
+    # Each gives (hit, rowid in the source's FTS index), best first.
+
+    def _project(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
         hits = []
-        for entry, score in EntryStore(self.project).search(match, n):
+        for entry, score in EntryStore(self.project).search(match, n, start=start, end=end):
             status = "" if entry.status == "active" else f" [{entry.status}]"
             why = f" — why: {entry.rationale}" if entry.rationale else ""
             text = f"{entry.kind} {entry.key}{status}: {entry.value}{why}"
-            hits.append(SearchHit("project", f"entry:{entry.key}", text, -score, entry.updated))
+            hit = SearchHit("project", f"entry:{entry.key}", text, -score, entry.updated)
+            hits.append((hit, entry.id or 0))
         return hits
 
-    def _summaries(self, match: str, n: int) -> list[SearchHit]:
+    def _summaries(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
         return [
-            SearchHit(
-                "summary",
-                f"summary:{s.id}",
-                f"{s.title}\n{s.body}"[: SNIPPET_CHARS * 2],
-                -score,
-                s.ended,
-                s.session_id,
+            (
+                SearchHit(
+                    "summary",
+                    f"summary:{s.id}",
+                    f"{s.title}\n{s.body}"[: SNIPPET_CHARS * 2],
+                    -score,
+                    s.ended,
+                    s.session_id,
+                ),
+                s.id or 0,
             )
-            for s, score in SummaryStore(self.project).search(match, n)
+            for s, score in SummaryStore(self.project).search(match, n, start=start, end=end)
         ]
 
-    def _history(self, match: str, n: int) -> list[SearchHit]:
+    def _history(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
         rows = self.project.execute(
             f"""
-            SELECT m.session_id, m.seq, m.role, m.text, m.created,
+            SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created,
                    bm25(messages_fts, {HISTORY_TEXT_WEIGHT}, {HISTORY_CONTEXT_WEIGHT}) AS score
             FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-            WHERE messages_fts MATCH ? ORDER BY score LIMIT ?
+            WHERE messages_fts MATCH ?
+              AND m.created >= COALESCE(?, m.created) AND m.created < COALESCE(?, 1e300)
+            ORDER BY score LIMIT ?
             """,
-            (match, n),
+            (match, start, end, n),
         ).fetchall()
         return [
-            SearchHit(
-                "history",
-                f"msg:{r['session_id']}:{r['seq']}",
-                f"{r['role']}: {r['text'][:SNIPPET_CHARS]}",
-                -r["score"],
-                r["created"],
-                r["session_id"],
+            (
+                SearchHit(
+                    "history",
+                    f"msg:{r['session_id']}:{r['seq']}",
+                    f"{r['role']}: {r['text'][:SNIPPET_CHARS]}",
+                    -r["score"],
+                    r["created"],
+                    r["session_id"],
+                ),
+                r["id"],
             )
             for r in rows
         ]
 
-    def _core(self, match: str, n: int) -> list[SearchHit]:
+    def _core(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
         assert self.core is not None
         return [
-            SearchHit("core", f"trait:{t.id}", f"{t.dimension}: {t.value}", -score, t.last_seen)
-            for t, score in TraitStore(self.core).search(match, n)
+            (
+                SearchHit(
+                    "core", f"trait:{t.id}", f"{t.dimension}: {t.value}", -score, t.last_seen
+                ),
+                t.id or 0,
+            )
+            for t, score in TraitStore(self.core).search(match, n, start=start, end=end)
         ]
 
     def _in_range(self, span: DateRange, limit: int, wanted: tuple[str, ...]) -> list[SearchHit]:
-        """No words besides the date: what happened then, newest first."""
+        """No words besides the date: the sessions of that time, newest first —
+        each by its summary, or (not summarised yet) by its first request then."""
         hits: list[SearchHit] = []
+        summarised: set[str] = set()
         if "summary" in wanted:
             for s in SummaryStore(self.project).current():
                 if s.ended >= span.start and s.started < span.end:
@@ -179,11 +218,18 @@ class MemorySearch:
                             s.session_id,
                         )
                     )
-        if "history" in wanted and len(hits) < limit:
+                    summarised.update([s.session_id, *s.covers])
+        if "history" in wanted:
             rows = self.project.execute(
-                "SELECT session_id, seq, role, text, created FROM messages WHERE created >= ? "
-                "AND created < ? AND role = 'user' ORDER BY created DESC LIMIT ?",
-                (span.start, span.end, limit - len(hits)),
+                """
+                SELECT m.session_id, m.seq, m.role, m.text, t.last
+                FROM (SELECT session_id, MIN(seq) AS first, MAX(created) AS last
+                      FROM messages WHERE created >= ? AND created < ? AND role = 'user'
+                      GROUP BY session_id) t
+                JOIN messages m ON m.session_id = t.session_id AND m.seq = t.first
+                ORDER BY t.last DESC
+                """,
+                (span.start, span.end),
             ).fetchall()
             hits += [
                 SearchHit(
@@ -191,25 +237,55 @@ class MemorySearch:
                     f"msg:{r['session_id']}:{r['seq']}",
                     f"{r['role']}: {r['text'][:SNIPPET_CHARS]}",
                     0.5,
-                    r["created"],
+                    r["last"],
                     r["session_id"],
                 )
                 for r in rows
+                if r["session_id"] not in summarised
             ]
         return sorted(hits, key=lambda h: -h.when)[:limit]
 
     # ---- ranking -------------------------------------------------------------
 
-    def _rank(self, hits: list[SearchHit], now: float) -> list[SearchHit]:
-        if not hits:
-            return []
-        best = max(h.score for h in hits) or 1.0
+    def _rank(
+        self, groups: list[tuple[str, list[Found]]], terms: list[str], now: float
+    ) -> list[SearchHit]:
+        """BM25 scores are only comparable within one index (each has its own
+        statistics; in a small table a word in most rows scores next to nothing),
+        so each source is normalised to its own best hit, which is then weighed by
+        how many of the query's words it has: a source whose best hit matches one
+        word of five does not outrank one that matches them all."""
         half_life = self.options.recency_half_life_days * 86_400
-        for hit in hits:
-            age = max(0.0, now - hit.when)
-            recency = 1.0 + self.options.recency_weight * math.exp(-age / half_life)
-            hit.score = hit.score / best * SOURCE_WEIGHT[hit.source] * recency
-        return sorted(hits, key=lambda h: -h.score)
+        ranked: list[SearchHit] = []
+        for source, found in groups:
+            if not found:
+                continue
+            best_hit, best_row = max(found, key=lambda pair: pair[0].score)
+            best = best_hit.score if best_hit.score > 0 else 1.0
+            confidence = self._coverage(source, best_row, terms)
+            for hit, _row in found:
+                age = max(0.0, now - hit.when)
+                recency = 1.0 + self.options.recency_weight * math.exp(-age / half_life)
+                hit.score = hit.score / best * confidence * SOURCE_WEIGHT[source] * recency
+                ranked.append(hit)
+        return sorted(ranked, key=lambda h: -h.score)
+
+    def _coverage(self, source: str, rowid: int, terms: list[str]) -> float:
+        """The share of ``terms`` that row ``rowid`` of ``source``'s index matches."""
+        if len(terms) < 2:
+            return 1.0
+        table = _FTS_TABLE[source]
+        conn = self.core if source == "core" else self.project
+        assert conn is not None
+        matched = sum(
+            conn.execute(
+                f"SELECT 1 FROM {table} WHERE {table} MATCH ? AND rowid = ?",
+                (fts_query([term]), rowid),
+            ).fetchone()
+            is not None
+            for term in terms
+        )
+        return max(matched, 1) / len(terms)
 
     def _fuse(
         self,

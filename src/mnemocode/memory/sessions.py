@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mnemocode.core.codec import message_from_dict, message_to_dict
 from mnemocode.core.types import Message
@@ -51,15 +51,16 @@ _SESSION_SELECT = """
 
 
 class SessionStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
+        self.clock = clock
 
     # ---- sessions ------------------------------------------------------------
 
     def create(
         self, session_id: str, *, model: str = "", title: str = "", started: float | None = None
     ) -> SessionInfo:
-        now = started if started is not None else time.time()
+        now = started if started is not None else self.clock()
         with transaction(self.conn):
             self.conn.execute(
                 "INSERT OR IGNORE INTO sessions (id, title, model, started, updated) "
@@ -99,7 +100,7 @@ class SessionStore:
         with transaction(self.conn):
             self.conn.execute(
                 "UPDATE sessions SET ended = ? WHERE id = ?",
-                (at if at is not None else time.time(), session_id),
+                (at if at is not None else self.clock(), session_id),
             )
 
     def reopen(self, session_id: str) -> None:
@@ -119,7 +120,7 @@ class SessionStore:
         """Store ``messages`` after the session's last one; returns their seq numbers.
         The seq is taken inside the write transaction, so two writers interleave
         without clashing."""
-        now = at if at is not None else time.time()
+        now = at if at is not None else self.clock()
         seqs: list[int] = []
         with transaction(self.conn):
             last = self.conn.execute(
@@ -177,7 +178,9 @@ class SessionStore:
         return int(row[0])
 
     def truncate(self, session_id: str, keep: int) -> None:
-        """Drop messages from seq ``keep`` on (a rewind cut the conversation there)."""
+        """Drop messages from seq ``keep`` on (a rewind cut the conversation there).
+        The messages just before the cut lose the dropped ones from their context,
+        so search no longer finds what was undone."""
         with transaction(self.conn):
             self.conn.execute(
                 "DELETE FROM messages WHERE session_id = ? AND seq >= ?", (session_id, keep)
@@ -185,6 +188,26 @@ class SessionStore:
             self.conn.execute(
                 "DELETE FROM compactions WHERE session_id = ? AND upto_seq > ?", (session_id, keep)
             )
+            self.conn.execute(
+                "UPDATE messages SET compacted = 0 WHERE session_id = ? AND seq >= "
+                "(SELECT COALESCE(MAX(upto_seq), 0) FROM compactions WHERE session_id = ?)",
+                (session_id, session_id),
+            )
+            for seq in range(max(0, keep - CONTEXT_SPAN), keep):
+                self._recontext(session_id, seq)
+
+    def _recontext(self, session_id: str, seq: int) -> None:
+        """Rebuild the ``context`` of message ``seq`` from its current neighbours."""
+        rows = self.conn.execute(
+            "SELECT seq, text FROM messages WHERE session_id = ? AND seq >= ? AND seq <= ? "
+            "AND seq != ? ORDER BY seq",
+            (session_id, seq - CONTEXT_SPAN, seq + CONTEXT_SPAN, seq),
+        ).fetchall()
+        context = " ".join(r["text"][:CONTEXT_PIECE_MAX] for r in rows)
+        self.conn.execute(
+            "UPDATE messages SET context = ? WHERE session_id = ? AND seq = ? AND context != ?",
+            (context, session_id, seq, context),
+        )
 
     # ---- compaction ----------------------------------------------------------
 
@@ -195,7 +218,7 @@ class SessionStore:
             self.conn.execute(
                 "INSERT INTO compactions (session_id, upto_seq, summary, created) "
                 "VALUES (?, ?, ?, ?)",
-                (session_id, upto_seq, summary, time.time()),
+                (session_id, upto_seq, summary, self.clock()),
             )
             self.conn.execute(
                 "UPDATE messages SET compacted = 1 WHERE session_id = ? AND seq < ?",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 
 from mnemocode.memory.db import transaction
 from mnemocode.memory.types import Summary
@@ -28,8 +29,9 @@ def _summary(row: sqlite3.Row) -> Summary:
 
 
 class SummaryStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
+        self.clock = clock
 
     def add(self, summary: Summary) -> Summary:
         """Store a summary; a session's level-0 summary is replaced, not duplicated
@@ -52,7 +54,7 @@ class SummaryStore:
                     summary.title,
                     summary.body,
                     json.dumps(summary.covers),
-                    time.time(),
+                    self.clock(),
                 ),
             )
         summary.id = cur.lastrowid
@@ -84,13 +86,18 @@ class SummaryStore:
             )
         return stored
 
-    def search(self, match: str, limit: int) -> list[tuple[Summary, float]]:
+    def search(
+        self, match: str, limit: int, *, start: float | None = None, end: float | None = None
+    ) -> list[tuple[Summary, float]]:
+        """With ``start``/``end``: only summaries whose session ended in [start, end)."""
         rows = self.conn.execute(
             """
             SELECT s.*, bm25(summaries_fts, 2.0, 1.0) AS score
             FROM summaries_fts JOIN summaries s ON s.id = summaries_fts.rowid
-            WHERE summaries_fts MATCH ? ORDER BY score LIMIT ?
+            WHERE summaries_fts MATCH ?
+              AND s.ended >= COALESCE(?, s.ended) AND s.ended < COALESCE(?, 1e300)
+            ORDER BY score LIMIT ?
             """,
-            (match, limit),
+            (match, start, end, limit),
         ).fetchall()
         return [(_summary(r), r["score"]) for r in rows]

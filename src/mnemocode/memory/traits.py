@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
 from mnemocode.memory.db import transaction
 from mnemocode.memory.forgetting import REINFORCE_FACTOR, STABILITY_CAP, default_stability
@@ -30,14 +31,16 @@ def _trait(row: sqlite3.Row) -> Trait:
 
 
 class TraitStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
+        self.clock = clock
 
     def observe(
         self, dimension: str, key: str, value: str, *, pinned: bool = False, at: float | None = None
     ) -> Trait:
-        """Add a trait, or reinforce it (and take the new wording) when it exists."""
-        now = at if at is not None else time.time()
+        """Add a trait, or reinforce it (and take the new wording) when it exists.
+        A deleted trait seen again starts over: default stability, no pin."""
+        now = at if at is not None else self.clock()
         default = default_stability(dimension)
         with transaction(self.conn):
             self.conn.execute(
@@ -53,7 +56,10 @@ class TraitStore:
                     reinforcements = CASE WHEN traits.deleted IS NOT NULL
                         THEN 0 ELSE traits.reinforcements + 1 END,
                     last_seen = excluded.last_seen,
-                    pinned = MAX(traits.pinned, excluded.pinned),
+                    pinned = CASE WHEN traits.deleted IS NOT NULL THEN excluded.pinned
+                        ELSE MAX(traits.pinned, excluded.pinned) END,
+                    created = CASE WHEN traits.deleted IS NOT NULL
+                        THEN excluded.created ELSE traits.created END,
                     deleted = NULL
                 """,
                 (
@@ -95,7 +101,7 @@ class TraitStore:
         with transaction(self.conn):
             cur = self.conn.execute(
                 "UPDATE traits SET deleted = ? WHERE id = ? AND deleted IS NULL",
-                (time.time(), trait_id),
+                (self.clock(), trait_id),
             )
         return cur.rowcount > 0
 
@@ -107,13 +113,18 @@ class TraitStore:
             )
         return cur.rowcount > 0
 
-    def search(self, match: str, limit: int) -> list[tuple[Trait, float]]:
+    def search(
+        self, match: str, limit: int, *, start: float | None = None, end: float | None = None
+    ) -> list[tuple[Trait, float]]:
+        """With ``start``/``end``: only traits last seen in [start, end)."""
         rows = self.conn.execute(
             """
             SELECT t.*, bm25(traits_fts, 1.0, 1.0) AS score
             FROM traits_fts JOIN traits t ON t.id = traits_fts.rowid
-            WHERE traits_fts MATCH ? AND t.deleted IS NULL ORDER BY score LIMIT ?
+            WHERE traits_fts MATCH ? AND t.deleted IS NULL
+              AND t.last_seen >= COALESCE(?, t.last_seen) AND t.last_seen < COALESCE(?, 1e300)
+            ORDER BY score LIMIT ?
             """,
-            (match, limit),
+            (match, start, end, limit),
         ).fetchall()
         return [(_trait(r), r["score"]) for r in rows]
