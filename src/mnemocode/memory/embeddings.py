@@ -130,9 +130,10 @@ def _load(key: str) -> Embedder:
 
 
 def reciprocal_rank_fusion(
-    rankings: Iterable[Sequence[str]], k: int = RRF_K
+    rankings: Iterable[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None
 ) -> list[tuple[str, float]]:
-    """Fuse rankings (best first) into one: ``score(d) = Σ 1 / (k + rank of d)``.
+    """Fuse rankings (best first) into one: ``score(d) = Σ w / (k + rank of d)``
+    (``weights`` per ranking, 1.0 each by default).
 
     Ranks start at 1; an id missing from a ranking adds nothing there, and an id
     repeated within one ranking counts only where it first appears. Best first;
@@ -141,13 +142,14 @@ def reciprocal_rank_fusion(
     if k < 0:
         raise ValueError(f"k must be >= 0, not {k}")
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = 1.0 if weights is None else weights[i]
         seen: set[str] = set()
         for rank, doc in enumerate(ranking, start=1):
             if doc in seen:
                 continue
             seen.add(doc)
-            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
     order = {doc: i for i, doc in enumerate(scores)}
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 

@@ -123,10 +123,11 @@ def recent_section(summaries: list[Summary], now: float, cap: int, count: CountT
             break
         blocks.append(block)
         used += n
-    left_out = len(summaries) - len(blocks)
+    shown = len(blocks)
+    left_out = len(summaries) - shown
     if not blocks:
         return Section("recent", "", 0, 0, left_out)
     if left_out:
         blocks.append(f"({left_out} older sessions not shown; memory_search finds them)")
     text = "\n\n".join([head, *blocks])
-    return Section("recent", text, count(text), len(blocks), left_out)
+    return Section("recent", text, count(text), shown, left_out)

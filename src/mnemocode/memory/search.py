@@ -81,6 +81,10 @@ class SearchOptions:
     recency_weight: float = 0.2
     recency_half_life_days: float = 30.0
     per_source: int = 50
+    # Date phrases ("last week") order the results; off: they are ordinary words.
+    use_dates: bool = True
+    # Weight of the embeddings ranking against BM25's 1.0 in the fusion.
+    vector_weight: float = 0.25
 
 
 class MemorySearch:
@@ -106,32 +110,51 @@ class MemorySearch:
     ) -> list[SearchHit]:
         wanted = tuple(s for s in (sources or SOURCES) if s in SOURCES)
         now = self.clock()
-        span, rest = parse_date_range(query, datetime.fromtimestamp(now).astimezone())
+        span, rest = None, query
+        if self.options.use_dates:
+            span, rest = parse_date_range(query, datetime.fromtimestamp(now).astimezone())
         terms = query_terms(rest)
         if span is not None and all(t in _DATE_QUESTION for t in terms):
             terms = []
         if not terms:
             return self._in_range(span, limit, wanted) if span else []
         match = fts_query(terms)
-        # The time filter is part of each query, so old hits cannot crowd the
-        # ones from the asked-for period out of the per-source candidates.
+        # With words besides the date phrase, the date orders rather than filters:
+        # "what did we decide last week about X" lists last week's hits first and
+        # then the older ones (questions often say when something happened, not
+        # when it was talked about). The span's candidates are fetched on their
+        # own too, so older hits cannot crowd them out of the candidates.
         n = self.options.per_source
-        start, end = (span.start, span.end) if span is not None else (None, None)
+        windows: list[tuple[Bound, Bound]] = [(None, None)]
+        if span is not None:
+            windows.append((span.start, span.end))
         groups: list[tuple[str, list[tuple[SearchHit, int]]]] = []
-        if "project" in wanted:
-            groups.append(("project", self._project(match, n, start, end)))
-        if "summary" in wanted:
-            groups.append(("summary", self._summaries(match, n, start, end)))
-        if "history" in wanted:
-            groups.append(("history", self._history(match, n, start, end)))
-        if "core" in wanted and self.core is not None:
-            groups.append(("core", self._core(match, n, start, end)))
+        for source in wanted:
+            if source == "core" and self.core is None:
+                continue
+            found: dict[str, tuple[SearchHit, int]] = {}
+            for start, end in windows:
+                for hit, row in self._source(source, match, n, start, end):
+                    found.setdefault(hit.ref, (hit, row))
+            groups.append((source, list(found.values())))
         ranked = self._rank(groups, terms, now)
+        if span is not None:
+            # What the user asked for comes first; the rest follows as a fallback.
+            ranked.sort(key=lambda h: not span.start <= h.when < span.end)
         if self.vector_search is not None:
-            ranked = self._fuse(ranked, rest, limit, span, wanted)
+            ranked = self._fuse(ranked, rest, limit, wanted)
         return ranked[:limit]
 
     # ---- per source ----------------------------------------------------------
+
+    def _source(self, source: str, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
+        if source == "project":
+            return self._project(match, n, start, end)
+        if source == "summary":
+            return self._summaries(match, n, start, end)
+        if source == "history":
+            return self._history(match, n, start, end)
+        return self._core(match, n, start, end)
 
     # Each gives (hit, rowid in the source's FTS index), best first.
 
@@ -162,17 +185,29 @@ class MemorySearch:
         ]
 
     def _history(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
-        rows = self.project.execute(
-            f"""
-            SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created,
-                   bm25(messages_fts, {HISTORY_TEXT_WEIGHT}, {HISTORY_CONTEXT_WEIGHT}) AS score
-            FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-            WHERE messages_fts MATCH ?
-              AND m.created >= COALESCE(?, m.created) AND m.created < COALESCE(?, 1e300)
-            ORDER BY score LIMIT ?
-            """,
-            (match, start, end, n),
-        ).fetchall()
+        if start is None:
+            # The best n rows of the index first, then their messages: joining every
+            # matching row before the sort costs 2x at 100k messages.
+            sql = f"""
+                WITH top AS (
+                    SELECT rowid, bm25(messages_fts, {HISTORY_TEXT_WEIGHT},
+                                       {HISTORY_CONTEXT_WEIGHT}) AS score
+                    FROM messages_fts WHERE messages_fts MATCH ? ORDER BY score LIMIT ?
+                )
+                SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created, top.score
+                FROM top JOIN messages m ON m.id = top.rowid ORDER BY top.score
+            """
+            rows = self.project.execute(sql, (match, n)).fetchall()
+        else:
+            sql = f"""
+                SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created,
+                       bm25(messages_fts, {HISTORY_TEXT_WEIGHT}, {HISTORY_CONTEXT_WEIGHT})
+                       AS score
+                FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+                WHERE messages_fts MATCH ? AND m.created >= ? AND m.created < ?
+                ORDER BY score LIMIT ?
+            """
+            rows = self.project.execute(sql, (match, start, end, n)).fetchall()
         return [
             (
                 SearchHit(
@@ -288,21 +323,16 @@ class MemorySearch:
         return max(matched, 1) / len(terms)
 
     def _fuse(
-        self,
-        ranked: list[SearchHit],
-        query: str,
-        limit: int,
-        span: DateRange | None,
-        wanted: tuple[str, ...],
+        self, ranked: list[SearchHit], query: str, limit: int, wanted: tuple[str, ...]
     ) -> list[SearchHit]:
         from mnemocode.memory.embeddings import reciprocal_rank_fusion
 
         assert self.vector_search is not None
-        vector = [
-            h
-            for h in self.vector_search(query, max(limit * 5, 50))
-            if h.source in wanted and (span is None or span.start <= h.when < span.end)
-        ]
+        vector = [h for h in self.vector_search(query, max(limit * 5, 50)) if h.source in wanted]
         by_ref = {h.ref: h for h in vector} | {h.ref: h for h in ranked}
-        fused = reciprocal_rank_fusion([[h.ref for h in ranked], [h.ref for h in vector]])
+        # The vectors are the weaker ranker here (bench/RESULTS.md): weighed lower.
+        fused = reciprocal_rank_fusion(
+            [[h.ref for h in ranked], [h.ref for h in vector]],
+            weights=[1.0, self.options.vector_weight],
+        )
         return [by_ref[ref] for ref, _score in fused]
