@@ -107,17 +107,19 @@ class App:
         if not self.session_stored:
             self.memory.sessions.create(self.session_id, model=self.model_config.model)
             self.session_stored = True
-        self.memory.record(self.session_id, turn, [message])
+        self.memory.record_later(self.session_id, turn, message)
 
     def _compacted(self, removed: int, summary: str) -> None:
         self.history_offset += removed
         if self.memory is not None:
+            self.memory.flush()
             self.memory.sessions.record_compaction(self.session_id, self.history_offset, summary)
 
     def _extract_during_long_session(self) -> None:
         every = self.settings.memory.extract_every_turns
         if self.memory is None or not every or self.agent.turns % every:
             return
+        self.memory.flush()
         stored = self.memory.sessions.count(self.session_id)
         self.memory.queue_extraction(self.session_id, self.extracted_upto)
         self.extracted_upto = stored
@@ -187,6 +189,7 @@ class App:
         it become the live history. Returns the number of messages loaded."""
         if self.memory is None:
             raise MnemoError("memory is turned off ([memory] enabled = false)")
+        self.memory.flush()
         info = self.memory.sessions.get(session_id)
         if info is None:
             raise MnemoError(f"no session {session_id!r} in project {self.project_name}")
@@ -265,6 +268,7 @@ class App:
             )
         if conversation:
             if self.memory is not None:
+                self.memory.flush()
                 keep = self.history_offset + self.agent.turn_starts[turn]
                 self.memory.sessions.truncate(self.session_id, keep)
             dropped = self.agent.rewind_to(turn)

@@ -194,9 +194,23 @@ class Agent:
             self.turn_starts = {t: i - removed for t, i in self.turn_starts.items() if i >= removed}
         return removed
 
-    async def _call_model(self, emit: Emit, *, after_overflow: bool = False) -> ModelResponse:
-        await self.compact(emit)
+    async def _keep_in_window(self, emit: Emit) -> None:
+        """Compact past the compaction threshold; prune past the context budget.
+        One measurement when neither is needed (the usual case)."""
+        tokens = self.meter.measure(self.context.build(self.history, self.toolset.specs()))
+        window = self.slot.context_window
+        if self.compactor is not None and tokens > window * self.compactor.threshold:
+            await self.compact(emit)
+        elif tokens <= self._budget_limit():
+            return
         self._fit_context(emit)
+
+    def _budget_limit(self) -> int:
+        out = self.context.max_output_tokens or 0
+        return max(1_000, int(self.slot.context_window * self.config.context_budget) - out)
+
+    async def _call_model(self, emit: Emit, *, after_overflow: bool = False) -> ModelResponse:
+        await self._keep_in_window(emit)
         request = self.context.build(self.history, self.toolset.specs())
         started = time.perf_counter()
         partial: list[str] = []
@@ -248,8 +262,7 @@ class Agent:
 
     def _fit_context(self, emit: Emit) -> None:
         tools = self.toolset.specs()
-        out = self.context.max_output_tokens or 0
-        limit = max(1_000, int(self.slot.context_window * self.config.context_budget) - out)
+        limit = self._budget_limit()
 
         def measure() -> int:
             return self.meter.measure(self.context.build(self.history, tools))

@@ -114,6 +114,23 @@ class MemoryConfig(_Strict):
     mirror: bool = True  # keep .mnemo/MEMORY.md in step with project memory
 
 
+class RuntimeConfig(_Strict):
+    """Where agents share events, state and tasks: ``memory`` (one process),
+    ``sqlite`` (one machine, several terminals), ``redis`` or ``nats`` (a team)."""
+
+    backend: Literal["memory", "sqlite", "redis", "nats"] = "sqlite"
+    # redis://host:6379/0 or nats://host:4222; unused by memory and sqlite.
+    url: str | None = None
+    # The SQLite file; default <mnemo home>/runtime.db.
+    path: str | None = None
+    # Prefix of every stream, key and queue, so several teams can share a server.
+    namespace: str = Field(default="mnemo", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    # Events kept for replay (older ones are dropped).
+    max_events: int = Field(default=100_000, gt=0)
+    # Failures before a task is dead-lettered.
+    max_attempts: int = Field(default=5, gt=0)
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -121,6 +138,7 @@ class Settings(_Strict):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:

@@ -18,7 +18,7 @@ from mnemocode.config.settings import MemoryConfig
 from mnemocode.core.protocols import ChatModel
 from mnemocode.core.types import Message
 from mnemocode.memory import injection
-from mnemocode.memory.db import connect, transaction
+from mnemocode.memory.db import MemoryError_, connect, transaction
 from mnemocode.memory.entries import EntryStore
 from mnemocode.memory.extraction import MemoryOps
 from mnemocode.memory.jobs import JobQueue
@@ -32,6 +32,7 @@ from mnemocode.memory.traits import TraitStore
 from mnemocode.memory.types import DEFAULT_DIMENSION, Entry, SearchHit
 
 if TYPE_CHECKING:
+    from mnemocode.memory.recorder import TranscriptRecorder
     from mnemocode.memory.vectors import VectorIndex
 
 CountTokens = Callable[[str], int]
@@ -84,6 +85,7 @@ class Memory:
             options=SearchOptions(config.recency_weight, config.recency_half_life_days),
             clock=clock,
         )
+        self.recorder: TranscriptRecorder | None = None
         self.vectors: VectorIndex | None = None
         if config.embeddings:
             self._enable_vectors()
@@ -97,6 +99,8 @@ class Memory:
         self.searcher.vector_search = self.vectors.search
 
     def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
         self.project_db.close()
         self.core_db.close()
 
@@ -196,13 +200,34 @@ class Memory:
         return sync(self, workdir / ".mnemo" / "MEMORY.md")
 
     def record(self, session_id: str, turn: int, messages: list[Message]) -> list[int]:
+        """Store ``messages`` now (and wait for the disk)."""
         return self.sessions.append(session_id, turn, messages, at=self.clock())
+
+    def record_later(self, session_id: str, turn: int, message: Message) -> None:
+        """Store ``message`` from a background thread: the agent's path does not wait.
+        ``flush`` before reading the transcript back."""
+        if self.recorder is None:
+            from mnemocode.memory.recorder import TranscriptRecorder
+
+            self.recorder = TranscriptRecorder(
+                self.project.data_dir(self.home) / "memory.db", self.clock
+            )
+        self.recorder.add(session_id, turn, message)
+
+    def flush(self) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.flush()
+        if self.recorder.error is not None:
+            error, self.recorder.error = self.recorder.error, None
+            raise MemoryError_(f"could not store the transcript: {error}") from error
 
     # ---- sessions ending -----------------------------------------------------
 
     def end_session(self, session_id: str) -> bool:
         """Mark the session ended and queue its summary and extraction. Returns
         False when there was nothing to save."""
+        self.flush()
         info = self.sessions.get(session_id)
         if info is None or info.messages == 0:
             return False

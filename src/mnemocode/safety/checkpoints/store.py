@@ -74,6 +74,10 @@ class CheckpointStore:
         self._layout_cache: Layout | None = None
         self._repo_cache: ShadowRepo | None = None
         self._thread_lock = threading.Lock()
+        # Turns this store began: ending any other turn has nothing to record, so
+        # a turn without writes costs no git call. (A turn is begun and ended by
+        # the same process.)
+        self._begun: set[tuple[str, int]] = set()
 
     # ---- recording --------------------------------------------------------------------
 
@@ -92,6 +96,8 @@ class CheckpointStore:
 
     def end_turn(self, session: str, turn: int) -> None:
         """Record the state after the turn (nothing to do for a turn that never began)."""
+        if (session, turn) not in self._begun:
+            return
         with self._locked() as repo:
             record = self._record(repo, records.live_prefix(session, turn))
             if record is None or "before" not in record.refs:
@@ -340,6 +346,7 @@ class CheckpointStore:
     def _begin(self, repo: ShadowRepo, session: str, turn: int) -> Checkpoint:
         if turn < 0:
             raise CheckpointError(f"a turn number cannot be negative: {turn}")
+        self._begun.add((session, turn))
         prefix = records.live_prefix(session, turn)
         record = self._record(repo, prefix)
         if record is not None and "before" in record.refs:

@@ -1,0 +1,2 @@
+"""The event-driven runtime: one set of protocols; backends asyncio, SQLite,
+Redis and NATS JetStream."""
