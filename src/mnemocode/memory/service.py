@@ -74,7 +74,7 @@ class Memory:
         self.core_db = open_core(home)
         self.project_db = connect(project.data_dir(home) / "memory.db", PROJECT_MIGRATIONS)
         self.entries = EntryStore(self.project_db, clock=clock)
-        self.sessions = SessionStore(self.project_db, clock=clock)
+        self._sessions = SessionStore(self.project_db, clock=clock)
         self.summaries = SummaryStore(self.project_db, clock=clock)
         self.jobs = JobQueue(self.project_db)
         self.traits = TraitStore(self.core_db, clock=clock)
@@ -97,6 +97,13 @@ class Memory:
 
         self.vectors = VectorIndex(self.project_db, load_embedder())
         self.searcher.vector_search = self.vectors.search
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The transcript store; what ``record_later`` handed over is written first,
+        so every reader sees its own writes."""
+        self.flush()
+        return self._sessions
 
     def close(self) -> None:
         if self.recorder is not None:
@@ -201,7 +208,7 @@ class Memory:
 
     def record(self, session_id: str, turn: int, messages: list[Message]) -> list[int]:
         """Store ``messages`` now (and wait for the disk)."""
-        return self.sessions.append(session_id, turn, messages, at=self.clock())
+        return self._sessions.append(session_id, turn, messages, at=self.clock())
 
     def record_later(self, session_id: str, turn: int, message: Message) -> None:
         """Store ``message`` from a background thread: the agent's path does not wait.
