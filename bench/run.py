@@ -31,6 +31,7 @@ ALL = [
     "checkpoints",
     "memory_recall",
     "memory_latency",
+    "runtime",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"

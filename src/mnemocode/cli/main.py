@@ -319,10 +319,12 @@ def _resume_without_id(argv: list[str]) -> list[str]:
 
 
 def run(argv: list[str]) -> None:
-    from mnemocode.cli import memory_cli, presets, safety, setup
+    from mnemocode.cli import memory_cli, presets, runtime_cli, safety, setup
 
     argv = _resume_without_id(argv)
     memory_cli.register(cli)
+    runtime_cli.register(cli)
+    __import__("mnemocode.cli.runtime_cli").cli.runtime_cli.register(cli)  # TEMP-runtime-worker
 
     setup.register(cli)
     presets.register(cli)

@@ -1,0 +1,148 @@
+"""The in-process task queue: priority, leases with tokens, back-off, dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from mnemocode.runtime.backends.shared import Signal, copy_json, default_backoff
+from mnemocode.runtime.protocols import Json, Lease, QueueStats, Task
+
+
+@dataclass(slots=True)
+class _Entry:
+    task: Task
+    order: int  # FIFO within a priority
+    available: float = 0.0  # monotonic; later than now = delayed
+    token: str = ""  # set while leased
+    deadline: float = 0.0  # monotonic end of the lease
+
+
+@dataclass(slots=True)
+class _Queue:
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    dead: dict[str, Task] = field(default_factory=dict)
+
+
+class MemoryTasks:
+    def __init__(self, max_attempts: int) -> None:
+        self._max_attempts = max_attempts
+        self._queues: dict[str, _Queue] = {}
+        self._order = itertools.count()
+        self._signal = Signal()
+
+    async def enqueue(
+        self, queue: str, payload: Json, *, priority: int = 0, task_id: str | None = None
+    ) -> str:
+        state = self._queue(queue)
+        if task_id is not None and (task_id in state.entries or task_id in state.dead):
+            return task_id
+        task = Task(
+            task_id or uuid.uuid4().hex, queue, copy_json(payload), priority, 0, time.time()
+        )
+        state.entries[task.id] = _Entry(task, next(self._order))
+        self._signal.notify()
+        return task.id
+
+    async def lease(
+        self, queue: str, *, visibility: float = 60.0, wait: float = 0.0
+    ) -> Lease | None:
+        give_up = time.monotonic() + wait
+        while True:
+            now = time.monotonic()
+            entry, next_change = self._take(self._queue(queue), now)
+            if entry is not None:
+                entry.token, entry.deadline = uuid.uuid4().hex, now + visibility
+                return _lease(entry)
+            if now >= give_up:
+                return None
+            await self._signal.wait(min(give_up, next_change) - now)
+
+    async def ack(self, lease: Lease) -> bool:
+        state = self._queue(lease.task.queue)
+        entry = self._held(state, lease)
+        if entry is None:
+            return False
+        del state.entries[entry.task.id]
+        return True
+
+    async def nack(self, lease: Lease, *, error: str = "", delay: float | None = None) -> bool:
+        state = self._queue(lease.task.queue)
+        entry = self._held(state, lease)
+        if entry is None:
+            return False
+        self._fail(state, entry, error, delay, time.monotonic())
+        return True
+
+    async def extend(self, lease: Lease, visibility: float) -> Lease | None:
+        entry = self._held(self._queue(lease.task.queue), lease)
+        if entry is None:
+            return None
+        entry.deadline = time.monotonic() + visibility
+        return _lease(entry)
+
+    async def dead_letters(self, queue: str) -> list[Task]:
+        state = self._queue(queue)
+        self._expire(state, time.monotonic())
+        return list(state.dead.values())
+
+    async def stats(self, queue: str) -> QueueStats:
+        state = self._queue(queue)
+        now = time.monotonic()
+        self._expire(state, now)
+        leased = sum(1 for e in state.entries.values() if e.token)
+        delayed = sum(1 for e in state.entries.values() if not e.token and e.available > now)
+        ready = len(state.entries) - leased - delayed
+        return QueueStats(ready, leased, delayed, len(state.dead))
+
+    def _queue(self, name: str) -> _Queue:
+        return self._queues.setdefault(name, _Queue())
+
+    def _held(self, state: _Queue, lease: Lease) -> _Entry | None:
+        entry = state.entries.get(lease.task.id)
+        if entry is None or entry.token != lease.token:
+            return None
+        return entry
+
+    def _take(self, state: _Queue, now: float) -> tuple[_Entry | None, float]:
+        """The entry to lease next, or None and when something may become available."""
+        self._expire(state, now)
+        best: _Entry | None = None
+        next_change = float("inf")
+        for entry in state.entries.values():
+            if entry.token:
+                next_change = min(next_change, entry.deadline)
+            elif entry.available > now:
+                next_change = min(next_change, entry.available)
+            elif best is None or (-entry.task.priority, entry.order) < (
+                -best.task.priority,
+                best.order,
+            ):
+                best = entry
+        return best, next_change
+
+    def _expire(self, state: _Queue, now: float) -> None:
+        for entry in list(state.entries.values()):
+            if entry.token and entry.deadline <= now:
+                self._fail(state, entry, "lease expired", 0.0, now)
+
+    def _fail(
+        self, state: _Queue, entry: _Entry, error: str, delay: float | None, now: float
+    ) -> None:
+        attempts = entry.task.attempts + 1
+        entry.task = dataclasses.replace(entry.task, attempts=attempts, error=error)
+        entry.token = ""
+        if attempts >= self._max_attempts:
+            del state.entries[entry.task.id]
+            state.dead[entry.task.id] = entry.task
+            return
+        entry.available = now + (default_backoff(attempts) if delay is None else delay)
+        self._signal.notify()
+
+
+def _lease(entry: _Entry) -> Lease:
+    remaining = entry.deadline - time.monotonic()
+    return Lease(entry.task, entry.token, time.time() + remaining)

@@ -1,0 +1,215 @@
+"""The Redis event bus: one stream per namespace whose entry ids are ``<seq>-0``, so a
+seq is a stream position and replay is a plain XREAD. Plain subscribers read with
+XREAD BLOCK; groups are Redis consumer groups (``redis_groups``)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from mnemocode.runtime.backends.redis_client import (
+    READ_BLOCK_MS,
+    TRANSIENT,
+    Keys,
+    Outage,
+    cancel_requests,
+    check_cancel,
+    last_before,
+    read_entries,
+    stream_seq,
+    translate_errors,
+)
+from mnemocode.runtime.backends.shared import dump_json, load_json
+from mnemocode.runtime.protocols import BackendError, Event, Json
+from mnemocode.runtime.subjects import matches, validate_pattern, validate_subject
+
+T = TypeVar("T")
+READ_COUNT = 100
+
+# INCR and XADD in one step, so seqs and stream order agree; the id is the seq.
+_PUBLISH = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], string.format('%d-0', seq),
+           's', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
+return seq
+"""
+
+
+@dataclass(slots=True)
+class RedisDelivery:
+    event: Event
+    attempt: int
+    entry_id: str
+    _owner: Owner
+
+    async def ack(self) -> None:
+        await self._owner.acked(self)
+
+    async def nack(self, delay: float = 0.0) -> None:
+        await self._owner.nacked(self, delay)
+
+
+class Owner(Protocol):
+    async def acked(self, delivery: RedisDelivery) -> None: ...
+
+    async def nacked(self, delivery: RedisDelivery, delay: float) -> None: ...
+
+
+def to_event(entry_id: str, fields: dict[str, str]) -> Event:
+    return Event(fields["s"], load_json(fields["d"]), stream_seq(entry_id), float(fields["t"]))
+
+
+class RedisBus:
+    def __init__(self, client: Redis, keys: Keys, max_events: int) -> None:
+        self._client, self._keys, self._max_events = client, keys, max_events
+        self._publish = client.register_script(_PUBLISH)
+        self._subscriptions: set[Reader] = set()
+
+    @translate_errors
+    async def publish(self, subject: str, data: Json) -> int:
+        validate_subject(subject)
+        args = (subject, dump_json(data), repr(time.time()), self._max_events)
+        return int(await self._publish(keys=(self._keys.bus, self._keys.bus_seq), args=args))
+
+    @translate_errors
+    async def last_seq(self) -> int:
+        return int(await self._client.get(self._keys.bus_seq) or 0)
+
+    def subscribe(
+        self,
+        pattern: str,
+        *,
+        group: str | None = None,
+        start: int | None = None,
+        ack_wait: float = 30.0,
+    ) -> Reader:
+        from mnemocode.runtime.backends.redis_groups import GroupMember
+
+        validate_pattern(pattern)
+        position = Position(self._client, self._keys.bus, start, time.time())
+        reader: Reader
+        if group is None:
+            reader = PlainSubscription(self._client, self._keys, pattern, position)
+        else:
+            reader = GroupMember(self._client, self._keys, pattern, group, position, ack_wait)
+        self._subscriptions.add(reader)
+        reader.on_close = self._subscriptions.discard
+        return reader
+
+    async def close(self) -> None:
+        for subscription in list(self._subscriptions):
+            await subscription.close()
+
+
+class Position:
+    """Where a reader starts: after ``start - 1``, or after what existed at ``since``."""
+
+    def __init__(self, client: Redis, stream: str, start: int | None, since: float) -> None:
+        self._client, self._stream, self._since = client, stream, since
+        self._after = None if start is None else max(start - 1, 0)
+
+    async def after(self) -> int:
+        if self._after is None:
+            self._after = await last_before(self._client, self._stream, self._since)
+        return self._after
+
+
+class Reader:
+    """The loop every subscription shares: hand out what is buffered or due again,
+    otherwise read more; survive server restarts; ``close`` cancels a blocked read."""
+
+    def __init__(self) -> None:
+        self.buffer: deque[RedisDelivery] = deque()
+        self.again: list[tuple[float, int, RedisDelivery]] = []  # (monotonic due, n, delivery)
+        self.closed = False
+        self.on_close: Callable[[Reader], None] | None = None
+        self._order = itertools.count()
+        self._read: asyncio.Future[Any] | None = None
+
+    def __aiter__(self) -> Reader:
+        return self
+
+    async def __anext__(self) -> RedisDelivery:
+        outage = Outage("subscription")
+        while not self.closed:
+            if self.again and self.again[0][0] <= time.monotonic():
+                return heapq.heappop(self.again)[2]
+            if self.buffer:
+                return self.buffer.popleft()
+            cancels = cancel_requests()
+            try:
+                await self.fill(self.block_ms())
+                outage.ok()
+            except TRANSIENT as exc:
+                await outage.failed(exc)
+            except RedisError as exc:
+                raise BackendError(f"redis: {exc}") from exc
+            except asyncio.CancelledError:
+                if not self.closed or cancel_requests() > cancels:
+                    raise  # cancelled from outside, not by our own close()
+            check_cancel(cancels)
+        raise StopAsyncIteration
+
+    def block_ms(self) -> int:
+        if not self.again:
+            return READ_BLOCK_MS
+        return max(1, min(READ_BLOCK_MS, int((self.again[0][0] - time.monotonic()) * 1000)))
+
+    def later(self, delivery: RedisDelivery, delay: float) -> None:
+        heapq.heappush(self.again, (time.monotonic() + delay, next(self._order), delivery))
+
+    async def blocking(self, read: Awaitable[T]) -> T:
+        """Await ``read`` so that ``close`` can cancel it."""
+        future = asyncio.ensure_future(read)
+        self._read = future
+        try:
+            return await future
+        finally:
+            self._read = None
+
+    async def fill(self, block_ms: int) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._read is not None:
+            self._read.cancel()
+        if self.on_close is not None:
+            self.on_close(self)
+
+
+class PlainSubscription(Reader):
+    def __init__(self, client: Redis, keys: Keys, pattern: str, position: Position) -> None:
+        super().__init__()
+        self._client, self._stream, self._pattern = client, keys.bus, pattern
+        self._position = position
+        self._after: int | None = None
+
+    async def fill(self, block_ms: int) -> None:
+        if self._after is None:
+            self._after = await self._position.after()
+        stream: dict[Any, Any] = {self._stream: f"{self._after}-0"}
+        read = self._client.xread(stream, count=READ_COUNT, block=block_ms)
+        entries = read_entries(await self.blocking(read))
+        for entry_id, fields in entries:
+            event = to_event(entry_id, fields)
+            if matches(self._pattern, event.subject):
+                self.buffer.append(RedisDelivery(event, 1, entry_id, self))
+        if entries:
+            self._after = stream_seq(entries[-1][0])
+
+    async def acked(self, delivery: RedisDelivery) -> None:
+        return None
+
+    async def nacked(self, delivery: RedisDelivery, delay: float) -> None:
+        again = RedisDelivery(delivery.event, delivery.attempt + 1, delivery.entry_id, self)
+        self.later(again, delay)

@@ -1,0 +1,50 @@
+"""Small helpers for the conformance suite (no timing assertions: timeouts only
+keep a broken backend from hanging the run)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from mnemocode.runtime.protocols import Delivery, Subscription
+
+T = TypeVar("T")
+
+TIMEOUT = 10.0
+
+
+async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], seconds: float = TIMEOUT) -> None:
+    """Polls ``condition`` until it holds; fails after ``seconds``."""
+    for _ in range(int(seconds / 0.05)):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition still false after {seconds}s")
+
+
+class Reader:
+    """Reads deliveries from a subscription, one iterator for its whole life."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        self._iterator: AsyncIterator[Delivery] = subscription.__aiter__()
+
+    async def next(self, seconds: float = TIMEOUT) -> Delivery:
+        return await within(self._iterator.__anext__(), seconds)
+
+    async def take(self, count: int, *, ack: bool = True) -> list[Delivery]:
+        deliveries = []
+        for _ in range(count):
+            delivery = await self.next()
+            if ack:
+                await delivery.ack()
+            deliveries.append(delivery)
+        return deliveries
+
+    async def close(self) -> None:
+        await self.subscription.close()
