@@ -1,12 +1,13 @@
 """Workers: processes that take agent tasks from the runtime's queue and run each
 as one headless turn, with the worker's own model, tools and safety settings.
 
-A task's payload is ``{"prompt", "cwd", "project"?, "session_id"?, "model"?}``.
+A task's payload is ``{"prompt", "cwd", "project"?, "session_id"?, "model"?}``
+(``runtime.agent_tasks``, which also has ``submit_task`` and ``wait_result``).
 While it runs, the worker keeps its lease alive and publishes every ``AgentEvent``
 on ``session.<session id>.events``; at the end it stores the result (state key
 ``results/<task id>``), publishes it on ``task.<task id>.done`` and acks. A failed
 turn is nacked (retried, on any worker, until the queue dead-letters it; then a
-failed result is published). ``submit_task`` and ``wait_result`` are the other side.
+failed result is published).
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ import asyncio
 import contextlib
 import os
 import socket
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnemocode.app import App, build_app
 from mnemocode.config.settings import Settings
 from mnemocode.core.events import AgentEvent, TurnFinished, event_to_dict
+from mnemocode.runtime.agent_tasks import (
+    AGENT_QUEUE,
+    RESULT_TTL_S,
+    AgentTask,
+    done_subject,
+    result_key,
+    started_subject,
+    submit_task,
+    wait_result,
+)
 from mnemocode.runtime.protocols import (
     AgentInfo,
     Backend,
@@ -34,91 +44,11 @@ from mnemocode.runtime.protocols import (
     TaskQueue,
 )
 from mnemocode.runtime.services import RuntimeSessionStore, StateAgentRegistry
-from mnemocode.runtime.subjects import encode_key
 from mnemocode.safety.approvers import headless_approver
 
-AGENT_QUEUE = "agent"
-RESULT_TTL_S = 7 * 24 * 3600.0
+__all__ = ["AGENT_QUEUE", "AgentTask", "run_worker", "submit_task", "wait_result"]
+
 Build = Callable[..., App]
-
-
-def result_key(task_id: str) -> str:
-    return f"results/{task_id}"
-
-
-def done_subject(task_id: str) -> str:
-    return f"task.{encode_key(task_id)}.done"
-
-
-def started_subject(task_id: str) -> str:
-    return f"task.{encode_key(task_id)}.started"
-
-
-@dataclass(frozen=True, slots=True)
-class AgentTask:
-    prompt: str
-    cwd: str
-    project: str | None = None
-    session_id: str | None = None
-    model: str | None = None
-
-    @classmethod
-    def from_payload(cls, payload: Json) -> AgentTask:
-        prompt, cwd = payload.get("prompt"), payload.get("cwd")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("the task has no prompt")
-        if not isinstance(cwd, str) or not cwd:
-            raise ValueError("the task has no cwd")
-        optional = {k: payload.get(k) for k in ("project", "session_id", "model")}
-        if any(v is not None and not isinstance(v, str) for v in optional.values()):
-            raise ValueError("project, session_id and model must be strings")
-        return cls(prompt, cwd, **optional)
-
-    def payload(self) -> Json:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-# ---- giving work -------------------------------------------------------------------
-
-
-async def submit_task(
-    backend: Backend,
-    prompt: str,
-    *,
-    cwd: Path | str,
-    project: str | None = None,
-    session_id: str | None = None,
-    model: str | None = None,
-    queue: str = AGENT_QUEUE,
-    priority: int = 0,
-    task_id: str | None = None,
-) -> str:
-    """Queue an agent task; returns its id (``task_id`` makes resubmitting safe)."""
-    task = AgentTask(prompt, str(cwd), project, session_id, model)
-    AgentTask.from_payload(task.payload())  # the worker would refuse it otherwise
-    return await backend.tasks.enqueue(
-        queue, task.payload(), priority=priority, task_id=task_id or uuid.uuid4().hex
-    )
-
-
-async def wait_result(backend: Backend, task_id: str, timeout_s: float = 600.0) -> Json:
-    """The result of ``task_id`` (``{"ok", "result", "error", "session_id", ...}``),
-    waiting for it up to ``timeout_s`` (then ``BackendError``)."""
-    start = await backend.bus.last_seq() + 1
-    # Stored before it is published: either it is here, or it comes after ``start``.
-    stored = await backend.state.get(result_key(task_id))
-    if stored is not None:
-        return stored.value
-    subscription = backend.bus.subscribe(done_subject(task_id), start=start)
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for delivery in subscription:
-                return delivery.event.data
-    except TimeoutError:
-        raise BackendError(f"task {task_id} has no result after {timeout_s:g} s") from None
-    finally:
-        await subscription.close()
-    raise BackendError(f"the bus closed before task {task_id} had a result")
 
 
 # ---- the worker --------------------------------------------------------------------

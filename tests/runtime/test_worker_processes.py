@@ -21,10 +21,10 @@ import pytest
 
 from mnemocode.config.settings import RuntimeConfig
 from mnemocode.llm.testing import FakeOpenAIServer, RecordedRequest, Turn, text
+from mnemocode.runtime.agent_tasks import submit_task, wait_result
 from mnemocode.runtime.backends import open_backend
 from mnemocode.runtime.protocols import Backend, Json
 from mnemocode.runtime.services import StateAgentRegistry
-from mnemocode.worker import submit_task, wait_result
 from tests.conftest import run_mnemo, write_global_config
 from tests.runtime.helpers import eventually, within
 

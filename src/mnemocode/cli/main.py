@@ -324,7 +324,6 @@ def run(argv: list[str]) -> None:
     argv = _resume_without_id(argv)
     memory_cli.register(cli)
     runtime_cli.register(cli)
-    __import__("mnemocode.cli.runtime_cli").cli.runtime_cli.register(cli)  # TEMP-runtime-worker
 
     setup.register(cli)
     presets.register(cli)

@@ -301,7 +301,7 @@ def submit_command(
     settings = _settings(opts, backend, url)
 
     async def submit(backend_: Backend) -> dict[str, Any]:
-        from mnemocode.worker import submit_task, wait_result
+        from mnemocode.runtime.agent_tasks import submit_task, wait_result
 
         task_id = await submit_task(
             backend_, prompt, cwd=opts.cwd, project=opts.project, session_id=session,

@@ -166,6 +166,8 @@ class BusToolHost:
         return sorted({decode_key(key[len(self.prefix) :].split("/")[0]) for key in keys})
 
     async def close(self) -> None:
+        """Stop serving and calling: subscriptions closed first (that ends their
+        reads), then whatever still runs (handlers mid-call) is cancelled."""
         if self._closed:
             return
         self._closed = True
@@ -174,12 +176,12 @@ class BusToolHost:
         subscriptions = list(self._exposed.values())
         if self._replies is not None:
             subscriptions.append(self._replies)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, *filter(None, [self._keepalive]), return_exceptions=True)
         for subscription in subscriptions:
             with contextlib.suppress(BackendError):
                 await subscription.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *filter(None, [self._keepalive]), return_exceptions=True)
         for name in self._exposed:
             with contextlib.suppress(BackendError):
                 await self.state.delete(self._key(name))

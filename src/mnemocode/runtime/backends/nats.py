@@ -9,6 +9,7 @@ reconnect, and streams on disk survive a server restart.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import nats
@@ -24,6 +25,9 @@ from mnemocode.runtime.protocols import Backend, BackendError, Json
 DEFAULT_URL = "nats://127.0.0.1:4222"
 
 
+FIRST_CONNECT_S = 10.0
+
+
 async def open_backend(config: RuntimeConfig, *, home: Path) -> Backend:
     del home  # nothing on local disk
     url = config.url or DEFAULT_URL
@@ -37,16 +41,21 @@ async def open_backend(config: RuntimeConfig, *, home: Path) -> Backend:
         del exc  # reconnects are routine; failures surface as BackendError on calls
 
     try:
-        client = await nats.connect(
-            url,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,
-            connect_timeout=5,
-            allow_reconnect=True,
-            reconnected_cb=reconnected,
-            error_cb=quiet,
+        # Reconnects are retried forever once connected; the first connection is
+        # given a bounded time, so a wrong url fails instead of hanging.
+        client = await asyncio.wait_for(
+            nats.connect(
+                url,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,
+                connect_timeout=5,
+                allow_reconnect=True,
+                reconnected_cb=reconnected,
+                error_cb=quiet,
+            ),
+            FIRST_CONNECT_S,
         )
-    except (nats.errors.Error, OSError) as exc:
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise BackendError(f"nats: cannot connect to {url}: {exc!r}") from exc
     conn = Connection(client, config.namespace)
     holder.append(conn)

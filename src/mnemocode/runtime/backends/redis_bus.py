@@ -181,8 +181,12 @@ class Reader:
 
     async def close(self) -> None:
         self.closed = True
-        if self._read is not None:
-            self._read.cancel()
+        read = self._read
+        if read is not None:
+            read.cancel()
+            # Let the cancelled read run its cancellation now: a task the loop never
+            # steps again is destroyed with its command coroutine never awaited.
+            await asyncio.gather(read, return_exceptions=True)
         if self.on_close is not None:
             self.on_close(self)
 

@@ -1,7 +1,8 @@
-"""The Redis key/value store: a hash (value, revision) per key, revisions from one
-counter per namespace, a sorted set of keys for ``keys(prefix)``, and a stream of
-changes (ids ``<revision>-0``) for ``watch``. Redis keys are binary-safe, so keys
-are stored as given. Writes and their change entry happen in one Lua script."""
+"""The Redis key/value store: a string ``<revision> <json>`` per key (one GET reads
+both; SET replaces the TTL), revisions from one counter per namespace, a sorted set
+of keys for ``keys(prefix)``, and a stream of changes (ids ``<revision>-0``) for
+``watch``. Redis keys are binary-safe, so keys are stored as given. A write and its
+change entry happen in one Lua script."""
 
 from __future__ import annotations
 
@@ -30,24 +31,26 @@ from mnemocode.runtime.subjects import SubjectError
 
 CHANGES_KEPT = 10_000  # watchers only see what happens after they start
 
-# KEYS: value hash, index, revision counter, changes.
+# KEYS: value, index, revision counter, changes. A value is "<revision> <json>".
 # ARGV: key, json, ttl ms (0: none), time, expected revision (-1: any), changes kept.
 # Returns {1, revision} or {0, actual revision}.
 _WRITE = """
 local expected = tonumber(ARGV[5])
 if expected >= 0 then
-  local actual = tonumber(redis.call('HGET', KEYS[1], 'r') or 0)
+  local current = redis.call('GET', KEYS[1])
+  local actual = current and tonumber(string.match(current, '^%d+')) or 0
   if actual ~= expected then return {0, actual} end
 end
 local revision = redis.call('INCR', KEYS[3])
--- a hash that existed is indexed already (they are created and removed together)
-local created = redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', revision) > 0
+local stored = string.format('%d ', revision) .. ARGV[2]
+local previous
 if ARGV[3] ~= '0' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-elseif not created then
-  redis.call('PERSIST', KEYS[1])
+  previous = redis.call('SET', KEYS[1], stored, 'PX', ARGV[3], 'GET')
+else
+  previous = redis.call('SET', KEYS[1], stored, 'GET')
 end
-if created then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
+-- a value that existed is indexed already (they are created and removed together)
+if not previous then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], string.format('%d-0', revision),
            'k', ARGV[1], 'o', 'put', 'v', ARGV[2], 't', ARGV[4])
 return {1, revision}
@@ -88,9 +91,10 @@ class RedisState:
 
     @translate_errors
     async def get(self, key: str) -> StateEntry | None:
-        value, revision = await self._client.hmget(self._keys.state(_checked(key)), ["v", "r"])
-        if value is None or revision is None:
+        stored: Any = await self._client.get(self._keys.state(_checked(key)))
+        if stored is None:
             return None
+        revision, _, value = stored.partition(" ")
         return StateEntry(key, load_json(value), int(revision))
 
     async def put(self, key: str, value: Json, *, ttl: float | None = None) -> int:

@@ -29,10 +29,13 @@ local delayed, dead = base .. 'delayed', base .. 'dead'
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local function task_key(id) return base .. 't:' .. id end
+local function add_ready(id, priority, order)
+  redis.call('ZADD', ready, -tonumber(priority), order .. '|' .. id)
+  if redis.call('LLEN', base .. 'notify') < 8 then redis.call('RPUSH', base .. 'notify', 1) end
+end
 local function make_ready(id)
   local fields = redis.call('HMGET', task_key(id), 'p', 'o')
-  redis.call('ZADD', ready, -tonumber(fields[1]), fields[2] .. '|' .. id)
-  if redis.call('LLEN', base .. 'notify') < 8 then redis.call('RPUSH', base .. 'notify', 1) end
+  add_ready(id, fields[1], fields[2])
 end
 -- a failed attempt (nack or expired lease): true if the task was dead-lettered
 local function fail(id, err)
@@ -76,7 +79,7 @@ if redis.call('EXISTS', task_key(id)) == 1 then return 0 end
 local order = string.format('%020d', redis.call('INCR', ARGV[6]))
 redis.call('HSET', task_key(id), 'd', ARGV[4], 'p', ARGV[5], 'a', 0, 'n', now,
            'e', '', 'k', '', 'o', order)
-make_ready(id)
+add_ready(id, ARGV[5], order)
 return 1
 """
 )

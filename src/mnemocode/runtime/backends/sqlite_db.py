@@ -115,7 +115,10 @@ class DB:
         self._feed: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"cannot create the runtime database {self.path}: {exc}") from exc
         try:
             self._conn = await self._in_worker(_connect, self.path)
             await self._in_worker(_migrate, self._conn)
