@@ -67,6 +67,15 @@ class Keys:
         return f"{self._tag}:q:{len(queue)}:{queue}:"
 
 
+def lua_literal(text: str) -> str:
+    """``text`` as a Lua string literal (every byte outside [A-Za-z0-9] escaped)."""
+    escaped = (
+        chr(byte) if chr(byte).isascii() and chr(byte).isalnum() else f"\\{byte:03d}"
+        for byte in text.encode()
+    )
+    return "'" + "".join(escaped) + "'"
+
+
 def translate_errors(
     method: Callable[P, Awaitable[R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:

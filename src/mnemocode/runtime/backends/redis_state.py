@@ -21,6 +21,7 @@ from mnemocode.runtime.backends.redis_client import (
     cancel_requests,
     check_cancel,
     last_before,
+    lua_literal,
     read_entries,
     stream_seq,
     translate_errors,
@@ -31,38 +32,45 @@ from mnemocode.runtime.subjects import SubjectError
 
 CHANGES_KEPT = 10_000  # watchers only see what happens after they start
 
-# KEYS: value, index, revision counter, changes. A value is "<revision> <json>".
-# ARGV: key, json, ttl ms (0: none), time, expected revision (-1: any), changes kept.
-# Returns {1, revision} or {0, actual revision}.
+# The scripts are formatted per namespace: {start} is where the key begins in its
+# value key's name (Lua strings are 1-based bytes), {index}, {revision} and {changes}
+# the namespace's fixed keys (they share the value key's hash tag, so its cluster
+# slot), {kept} how many changes to keep. One key and few arguments on purpose:
+# encoding them is most of what a put costs over a bare SET.
+
+# KEYS: value ("<revision> <json>"). ARGV: json, time, [ttl ms (0: none), [expected]].
+# Returns the new revision, or {{actual revision}} when the expected one differs.
 _WRITE = """
-local expected = tonumber(ARGV[5])
-if expected >= 0 then
+local key = string.sub(KEYS[1], {start})
+local expected = ARGV[4]
+if expected then
   local current = redis.call('GET', KEYS[1])
   local actual = current and tonumber(string.match(current, '^%d+')) or 0
-  if actual ~= expected then return {0, actual} end
+  if actual ~= tonumber(expected) then return {{actual}} end
 end
-local revision = redis.call('INCR', KEYS[3])
-local stored = string.format('%d ', revision) .. ARGV[2]
+local revision = redis.call('INCR', {revision})
+local stored = revision .. ' ' .. ARGV[1]
 local previous
-if ARGV[3] ~= '0' then
+if ARGV[3] and ARGV[3] ~= '0' then
   previous = redis.call('SET', KEYS[1], stored, 'PX', ARGV[3], 'GET')
 else
   previous = redis.call('SET', KEYS[1], stored, 'GET')
 end
 -- a value that existed is indexed already (they are created and removed together)
-if not previous then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], string.format('%d-0', revision),
-           'k', ARGV[1], 'o', 'put', 'v', ARGV[2], 't', ARGV[4])
-return {1, revision}
+if not previous then redis.call('ZADD', {index}, 0, key) end
+redis.call('XADD', {changes}, 'MAXLEN', '~', {kept}, revision .. '-0',
+           'k', key, 'o', 'put', 'v', ARGV[1], 't', ARGV[2])
+return revision
 """
 
-# KEYS: as for a write. ARGV: key, time, changes kept. Returns 1 if the key existed.
+# KEYS: value. ARGV: time. Returns 1 if the key existed.
 _DELETE = """
-redis.call('ZREM', KEYS[2], ARGV[1])
+local key = string.sub(KEYS[1], {start})
+redis.call('ZREM', {index}, key)
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-local revision = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], string.format('%d-0', revision),
-           'k', ARGV[1], 'o', 'delete', 't', ARGV[2])
+local revision = redis.call('INCR', {revision})
+redis.call('XADD', {changes}, 'MAXLEN', '~', {kept}, revision .. '-0',
+           'k', key, 'o', 'delete', 't', ARGV[1])
 return 1
 """
 
@@ -84,10 +92,16 @@ return live
 class RedisState:
     def __init__(self, client: Redis, keys: Keys) -> None:
         self._client, self._keys = client, keys
-        self._write = client.register_script(_WRITE)
-        self._delete = client.register_script(_DELETE)
+        where = {
+            "start": len(keys.state_prefix.encode()) + 1,
+            "index": lua_literal(keys.state_index),
+            "revision": lua_literal(keys.state_revision),
+            "changes": lua_literal(keys.state_changes),
+            "kept": CHANGES_KEPT,
+        }
+        self._write = client.register_script(_WRITE.format(**where))
+        self._delete = client.register_script(_DELETE.format(**where))
         self._list = client.register_script(_KEYS)
-        self._write_keys = (keys.state_index, keys.state_revision, keys.state_changes)
 
     @translate_errors
     async def get(self, key: str) -> StateEntry | None:
@@ -105,20 +119,20 @@ class RedisState:
 
     @translate_errors
     async def _put(self, key: str, value: Json, expected: int, ttl: float | None) -> int:
-        ttl_ms = 0 if ttl is None else max(1, int(ttl * 1000))
-        args = (key, dump_json(value), ttl_ms, repr(time.time()), expected, CHANGES_KEPT)
-        written, revision = await self._write(
-            keys=(self._keys.state(_checked(key)), *self._write_keys), args=args
-        )
-        if not written:
-            raise ConflictError(key, expected, int(revision) or None)
-        return int(revision)
+        args: tuple[str | int, ...] = (dump_json(value), repr(time.time()))
+        if ttl is not None or expected >= 0:
+            args += (0 if ttl is None else max(1, int(ttl * 1000)),)
+        if expected >= 0:
+            args += (expected,)
+        written: Any = await self._write(keys=(self._keys.state(_checked(key)),), args=args)
+        if isinstance(written, list):
+            raise ConflictError(key, expected, int(written[0]) or None)
+        return int(written)
 
     @translate_errors
     async def delete(self, key: str) -> bool:
         existed = await self._delete(
-            keys=(self._keys.state(_checked(key)), *self._write_keys),
-            args=(key, repr(time.time()), CHANGES_KEPT),
+            keys=(self._keys.state(_checked(key)),), args=(repr(time.time()),)
         )
         return bool(existed)
 
