@@ -1,8 +1,14 @@
-"""The in-process task queue: priority, leases with tokens, back-off, dead letters."""
+"""The in-process task queue: priority, leases with tokens, back-off, dead letters.
+
+Three heaps per queue (ready by priority then arrival, delayed by when, leased by
+deadline) make a lease O(log n). Entries leave the heaps lazily: a heap item
+whose entry has moved on (acked, leased, re-delayed, extended) is dropped when it
+surfaces."""
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 import time
 import uuid
@@ -25,6 +31,16 @@ class _Entry:
 class _Queue:
     entries: dict[str, _Entry] = field(default_factory=dict)
     dead: dict[str, Task] = field(default_factory=dict)
+    ready: list[tuple[int, int, str]] = field(default_factory=list)  # (-priority, order, id)
+    delayed: list[tuple[float, int, str]] = field(default_factory=list)  # (available, order, id)
+    leased: list[tuple[float, str, str]] = field(default_factory=list)  # (deadline, token, id)
+
+    def make_ready(self, entry: _Entry) -> None:
+        heapq.heappush(self.ready, (-entry.task.priority, entry.order, entry.task.id))
+
+    def current(self, task_id: str, order: int) -> _Entry | None:
+        entry = self.entries.get(task_id)
+        return entry if entry is not None and entry.order == order else None
 
 
 class MemoryTasks:
@@ -43,7 +59,8 @@ class MemoryTasks:
         task = Task(
             task_id or uuid.uuid4().hex, queue, copy_json(payload), priority, 0, time.time()
         )
-        state.entries[task.id] = _Entry(task, next(self._order))
+        entry = state.entries[task.id] = _Entry(task, next(self._order))
+        state.make_ready(entry)
         self._signal.notify()
         return task.id
 
@@ -56,6 +73,7 @@ class MemoryTasks:
             entry, next_change = self._take(self._queue(queue), now)
             if entry is not None:
                 entry.token, entry.deadline = uuid.uuid4().hex, now + visibility
+                _push_lease(self._queue(queue), entry)
                 return _lease(entry)
             if now >= give_up:
                 return None
@@ -78,10 +96,12 @@ class MemoryTasks:
         return True
 
     async def extend(self, lease: Lease, visibility: float) -> Lease | None:
-        entry = self._held(self._queue(lease.task.queue), lease)
+        state = self._queue(lease.task.queue)
+        entry = self._held(state, lease)
         if entry is None:
             return None
         entry.deadline = time.monotonic() + visibility
+        _push_lease(state, entry)
         return _lease(entry)
 
     async def dead_letters(self, queue: str) -> list[Task]:
@@ -110,23 +130,28 @@ class MemoryTasks:
     def _take(self, state: _Queue, now: float) -> tuple[_Entry | None, float]:
         """The entry to lease next, or None and when something may become available."""
         self._expire(state, now)
+        while state.delayed and state.delayed[0][0] <= now:
+            available, order, task_id = heapq.heappop(state.delayed)
+            entry = state.current(task_id, order)
+            if entry is not None and not entry.token and entry.available == available:
+                state.make_ready(entry)
         best: _Entry | None = None
-        next_change = float("inf")
-        for entry in state.entries.values():
-            if entry.token:
-                next_change = min(next_change, entry.deadline)
-            elif entry.available > now:
-                next_change = min(next_change, entry.available)
-            elif best is None or (-entry.task.priority, entry.order) < (
-                -best.task.priority,
-                best.order,
-            ):
+        while state.ready and best is None:
+            _, order, task_id = heapq.heappop(state.ready)
+            entry = state.current(task_id, order)
+            if entry is not None and not entry.token and entry.available <= now:
                 best = entry
+        next_change = min(
+            state.delayed[0][0] if state.delayed else float("inf"),
+            state.leased[0][0] if state.leased else float("inf"),
+        )
         return best, next_change
 
     def _expire(self, state: _Queue, now: float) -> None:
-        for entry in list(state.entries.values()):
-            if entry.token and entry.deadline <= now:
+        while state.leased and state.leased[0][0] <= now:
+            deadline, token, task_id = heapq.heappop(state.leased)
+            entry = state.entries.get(task_id)
+            if entry is not None and entry.token == token and entry.deadline == deadline:
                 self._fail(state, entry, "lease expired", 0.0, now)
 
     def _fail(
@@ -140,9 +165,14 @@ class MemoryTasks:
             state.dead[entry.task.id] = entry.task
             return
         entry.available = now + (default_backoff(attempts) if delay is None else delay)
+        heapq.heappush(state.delayed, (entry.available, entry.order, entry.task.id))
         self._signal.notify()
 
 
 def _lease(entry: _Entry) -> Lease:
     remaining = entry.deadline - time.monotonic()
     return Lease(entry.task, entry.token, time.time() + remaining)
+
+
+def _push_lease(state: _Queue, entry: _Entry) -> None:
+    heapq.heappush(state.leased, (entry.deadline, entry.token, entry.task.id))

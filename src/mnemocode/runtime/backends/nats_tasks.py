@@ -38,10 +38,8 @@ import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -60,26 +58,19 @@ from mnemocode.runtime.backends.nats_common import (
     status_of,
     translated_errors,
 )
+from mnemocode.runtime.backends.nats_leases import (
+    Fetcher,
+    Held,
+    dead_record,
+    dead_task,
+    keep_alive,
+    lease_token,
+)
 from mnemocode.runtime.protocols import BackendError, Json, Lease, QueueStats, Task
 from mnemocode.runtime.subjects import encode_key
 
 _BAND_REFRESH_S = 1.0
 _POLL_S = 0.05
-_NEXT_ONE = b'{"batch":1,"no_wait":true}'
-
-
-@dataclass(slots=True)
-class _Held:
-    """A lease this process holds."""
-
-    msg: Msg
-    task: Task
-    stream_seq: int
-    delivered: int
-    dedupe: bool
-    deadline: float  # wall clock; the server's ack_wait started no earlier
-    ack_wait: float = 0.0
-    keepalive: asyncio.Task[None] | None = None
 
 
 @dataclass(slots=True)
@@ -104,9 +95,9 @@ class NatsTaskQueue:
         )
         self._ack_waits: dict[str, float] = {}
         self._bands: dict[str, _Bands] = {}
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Held] = {}
         self._nacked: dict[tuple[str, int], float] = {}  # (queue, seq) -> available at
-        self._fetchers: dict[str, _Fetcher] = {}
+        self._fetchers: dict[str, Fetcher] = {}
 
     async def setup(self) -> None:
         ns = self._ns
@@ -255,19 +246,19 @@ class NatsTaskQueue:
                 error = held.task.error or "lease expired"
                 await self._dead_letter(held, error, held.delivered - 1)
                 continue
-            self._held[_token(held)] = held
+            self._held[lease_token(held)] = held
             held.ack_wait = self._ack_waits[name]
             if visibility > held.ack_wait:
-                held.keepalive = asyncio.create_task(_keep_alive(held))
-            return Lease(task=held.task, token=_token(held), deadline=held.deadline)
+                held.keepalive = asyncio.create_task(keep_alive(held))
+            return Lease(task=held.task, token=lease_token(held), deadline=held.deadline)
 
-    def _fetcher(self, consumer: str) -> _Fetcher:
+    def _fetcher(self, consumer: str) -> Fetcher:
         fetcher = self._fetchers.get(consumer)
         if fetcher is None:
-            fetcher = self._fetchers[consumer] = _Fetcher(self._conn, self._stream, consumer)
+            fetcher = self._fetchers[consumer] = Fetcher(self._conn, self._stream, consumer)
         return fetcher
 
-    async def _hold(self, queue: str, msg: Msg, deadline: float) -> _Held:
+    async def _hold(self, queue: str, msg: Msg, deadline: float) -> Held:
         info = ack_info(msg)
         body = loads(msg.data)
         error = ""
@@ -285,7 +276,7 @@ class NatsTaskQueue:
             enqueued=body["enqueued"],
             error=error,
         )
-        return _Held(msg, task, info.stream_seq, info.delivered, bool(body.get("dedupe")), deadline)
+        return Held(msg, task, info.stream_seq, info.delivered, bool(body.get("dedupe")), deadline)
 
     def _forget_older(self, stream_seq: int) -> None:
         for token in [t for t, held in self._held.items() if held.stream_seq == stream_seq]:
@@ -302,7 +293,7 @@ class NatsTaskQueue:
 
     # ---- finish -----------------------------------------------------------------
 
-    def _take(self, lease: Lease) -> _Held | None:
+    def _take(self, lease: Lease) -> Held | None:
         held = self._held.pop(lease.token, None)
         if held is None:
             return None
@@ -350,24 +341,16 @@ class NatsTaskQueue:
             held.keepalive.cancel()
             held.keepalive = None
         if visibility > held.ack_wait:
-            held.keepalive = asyncio.create_task(_keep_alive(held))
+            held.keepalive = asyncio.create_task(keep_alive(held))
         return Lease(task=held.task, token=lease.token, deadline=held.deadline)
 
-    async def _dead_letter(self, held: _Held, error: str, attempts: int) -> None:
-        task = held.task
-        record = {
-            "id": task.id,
-            "payload": task.payload,
-            "priority": task.priority,
-            "enqueued": task.enqueued,
-            "attempts": attempts,
-            "error": error,
-        }
-        await self._publish_dead(task.queue, record, held.stream_seq)
+    async def _dead_letter(self, held: Held, error: str, attempts: int) -> None:
+        record = dead_record(held.task, error, attempts)
+        await self._publish_dead(held.task.queue, record, held.stream_seq)
         await held.msg.ack_sync(timeout=5.0)
         await self._forget_meta(held)
 
-    async def _forget_meta(self, held: _Held) -> None:
+    async def _forget_meta(self, held: Held) -> None:
         self._nacked.pop((held.task.queue, held.stream_seq), None)
         if held.dedupe or held.delivered > 1:
             subject = self._meta_subject(held.task.queue, held.task.id)
@@ -399,15 +382,7 @@ class NatsTaskQueue:
             self._held.pop(token, None)
             if held.keepalive is not None:
                 held.keepalive.cancel()
-            task = held.task
-            record = {
-                "id": task.id,
-                "payload": task.payload,
-                "priority": task.priority,
-                "enqueued": task.enqueued,
-                "attempts": held.delivered,
-                "error": task.error or "lease expired",
-            }
+            record = dead_record(held.task, held.task.error or "lease expired", held.delivered)
             await self._publish_dead(queue, record, held.stream_seq)
             with suppress(nats.js.errors.NotFoundError):
                 await self._conn.js.delete_msg(self._stream, held.stream_seq)
@@ -418,21 +393,7 @@ class NatsTaskQueue:
         async with translated_errors(f"read dead letters of {queue!r}"):
             await self._bury_expired_last_attempts(queue)
             messages = await scan(self._conn, self._dead_stream, subject, last_per_subject=False)
-        tasks = []
-        for msg in messages:
-            record = loads(msg.data)
-            tasks.append(
-                Task(
-                    id=record["id"],
-                    queue=queue,
-                    payload=record["payload"],
-                    priority=record["priority"],
-                    attempts=record["attempts"],
-                    enqueued=record["enqueued"],
-                    error=record["error"],
-                )
-            )
-        return tasks
+        return [dead_task(queue, loads(msg.data)) for msg in messages]
 
     async def stats(self, queue: str) -> QueueStats:
         async with translated_errors(f"stats of {queue!r}"):
@@ -464,55 +425,3 @@ class NatsTaskQueue:
             delayed=delayed,
             dead=(dead_info.state.subjects or {}).get(dead_subject, 0),
         )
-
-
-class _Fetcher:
-    """Fetches one message at a time from a consumer. Messages arrive under their
-    own subject (not the request's inbox token), so each consumer gets its own
-    inbox and requests on it take turns."""
-
-    def __init__(self, conn: Connection, stream: str, consumer: str) -> None:
-        self._conn = conn
-        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
-        self._inbox = conn.client.new_inbox()
-        self._sub: NatsSubscription | None = None
-        self._lock = asyncio.Lock()
-
-    async def fetch_one(self) -> Msg | None:
-        """A message, a status message to act on (503), or None when none is ready."""
-        async with self._lock:
-            if self._sub is None:
-                self._sub = await self._conn.client.subscribe(self._inbox)
-            await self._conn.client.publish(self._next, _NEXT_ONE, self._inbox)
-            while True:
-                msg = await self._sub.next_msg(timeout=5.0)
-                status = status_of(msg)
-                if status is None or status == "503":
-                    return msg
-                if status in ("404", "408", "409"):
-                    return None
-                # 100: a heartbeat; keep waiting for the answer
-
-    async def close(self) -> None:
-        if self._sub is not None:
-            with suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
-            self._sub = None
-
-
-def _token(held: _Held) -> str:
-    return f"{held.stream_seq}.{held.delivered}"
-
-
-async def _keep_alive(held: _Held) -> None:
-    """Hold a lease longer than the consumer's ack_wait: +WPI until the deadline."""
-    try:
-        while True:
-            remaining = held.deadline - time.time()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(held.ack_wait / 2, remaining))
-            if held.deadline - time.time() > 0:
-                await held.msg.in_progress()
-    except (TimeoutError, nats.errors.Error):
-        return  # the lease lapses; the server redelivers the task

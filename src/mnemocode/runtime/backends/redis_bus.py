@@ -167,18 +167,21 @@ class Reader:
     def later(self, delivery: RedisDelivery, delay: float) -> None:
         heapq.heappush(self.again, (time.monotonic() + delay, next(self._order), delivery))
 
-    async def blocking(self, read: Awaitable[T]) -> T:
-        """Await ``read`` so that ``close`` can cancel it."""
-        future = asyncio.ensure_future(read)
+    async def blocking(self, read: Callable[[], Awaitable[T]]) -> T:
+        """Run ``read()`` in a task that ``close`` can cancel.
+
+        The command is created inside the task: redis-py 8 wraps XREAD(GROUP) in a
+        coroutine that awaits the command's, so a task cancelled before its first step
+        would leave the inner one never awaited."""
+        future = asyncio.ensure_future(_run(read))
         self._read = future
         try:
             return await future
         finally:
             self._read = None
             if not future.done():
-                # Cancelled from outside before the read ran: let it run its
-                # cancellation now, or a loop that closes first leaves the command's
-                # coroutine never awaited.
+                # Cancelled from outside: let the read run its cancellation now
+                # rather than leave a pending task to a loop that may close first.
                 future.cancel()
                 await asyncio.gather(future, return_exceptions=True)
 
@@ -190,8 +193,7 @@ class Reader:
         read = self._read
         if read is not None:
             read.cancel()
-            # Let the cancelled read run its cancellation now: a task the loop never
-            # steps again is destroyed with its command coroutine never awaited.
+            # Let the cancelled read finish its cancellation before we report closed.
             await asyncio.gather(read, return_exceptions=True)
         if self.on_close is not None:
             self.on_close(self)
@@ -208,8 +210,11 @@ class PlainSubscription(Reader):
         if self._after is None:
             self._after = await self._position.after()
         stream: dict[Any, Any] = {self._stream: f"{self._after}-0"}
-        read = self._client.xread(stream, count=READ_COUNT, block=block_ms)
-        entries = read_entries(await self.blocking(read))
+        entries = read_entries(
+            await self.blocking(
+                lambda: self._client.xread(stream, count=READ_COUNT, block=block_ms)
+            )
+        )
         for entry_id, fields in entries:
             event = to_event(entry_id, fields)
             if matches(self._pattern, event.subject):
@@ -223,3 +228,7 @@ class PlainSubscription(Reader):
     async def nacked(self, delivery: RedisDelivery, delay: float) -> None:
         again = RedisDelivery(delivery.event, delivery.attempt + 1, delivery.entry_id, self)
         self.later(again, delay)
+
+
+async def _run(read: Callable[[], Awaitable[T]]) -> T:
+    return await read()

@@ -133,10 +133,13 @@ class GroupMember(Reader):
                 return
         block_ms = max(1, min(block_ms, int((self._next_reclaim - now) * 1000)))
         stream: dict[Any, Any] = {self._stream: ">"}
-        read = self._client.xreadgroup(
-            self._group, self._me, stream, count=READ_COUNT, block=block_ms
+        entries = read_entries(
+            await self.blocking(
+                lambda: self._client.xreadgroup(
+                    self._group, self._me, stream, count=READ_COUNT, block=block_ms
+                )
+            )
         )
-        entries = read_entries(await self.blocking(read))
         for entry_id, fields in entries:
             self._offer(entry_id, fields, 1)
 
