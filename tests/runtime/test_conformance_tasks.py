@@ -73,6 +73,20 @@ async def test_nack_keeps_the_error_and_delays(backend: Backend) -> None:
     assert (retried.task.attempts, retried.task.error) == (1, "again")
 
 
+async def test_a_retried_task_keeps_its_priority(backend: Backend) -> None:
+    tasks = backend.tasks
+    await tasks.enqueue("q", {"name": "urgent"}, priority=9)
+    lease = await _lease(backend)
+    assert await tasks.nack(lease, error="flaky", delay=0.3) is True
+    for n in range(3):
+        await tasks.enqueue("q", {"name": f"routine{n}"})
+    routine = await _lease(backend)  # the urgent one is still delayed
+    assert routine.task.payload["name"] == "routine0"
+    await asyncio.sleep(0.4)
+    again = await _lease(backend)  # due again: ahead of the routine ones left
+    assert (again.task.payload["name"], again.task.attempts) == ("urgent", 1)
+
+
 async def test_nack_without_delay_backs_off_briefly(backend: Backend) -> None:
     await backend.tasks.enqueue("q", {"n": 1})
     lease = await _lease(backend)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from mnemocode.config.settings import RuntimeConfig
@@ -198,3 +199,31 @@ async def test_concurrent_writers_in_processes_do_not_lose_cas_increments(tmp_pa
     entry = await backend.state.get("counter")
     assert entry is not None and entry.value == {"n": 150}
     await backend.close()
+
+
+async def test_processes_opening_one_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # Switching a file to WAL answers "database is locked" without waiting while
+    # another process opens it; every open must ride that out.
+    script = """
+    import time
+    async def main():
+        for n in range(25):
+            await asyncio.sleep(max(0.0, float(sys.argv[3]) + n * 0.08 - time.time()))
+            path = Path(sys.argv[1]).parent / f"fresh-{n}.db"
+            config = RuntimeConfig(backend="sqlite", path=str(path), namespace="mp")
+            backend = await open_backend(config, home=path.parent)
+            await backend.state.put(f"opened-{sys.argv[2]}", {"n": n})
+            await backend.close()
+    asyncio.run(main())
+    """
+    start = f"{time.time() + 2.0!r}"  # all four open each file at the same moment
+    openers = [_spawn(script, tmp_path / "unused.db", str(n), start) for n in range(4)]
+    for opener in openers:
+        await _finish(opener)
+    for n in range(25):
+        backend = await _open(tmp_path / f"fresh-{n}.db")
+        try:
+            opened = sorted(await backend.state.keys("opened-"))
+            assert opened == [f"opened-{k}" for k in range(4)]
+        finally:
+            await backend.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mnemocode.core.errors import MnemoError
+from mnemocode.core.sqlite import enable_wal
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -44,25 +45,13 @@ def connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _set_wal(conn)
+        enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn, migrations)
     except sqlite3.DatabaseError as exc:
         raise MemoryError_(f"cannot open memory database {path}: {exc}") from exc
     return conn
-
-
-def _set_wal(conn: sqlite3.Connection) -> None:
-    # Switching to WAL needs a moment alone with the file; another process may be
-    # doing the same right now.
-    for attempt in range(50):
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError:
-            time.sleep(0.02 * (attempt + 1))
-    conn.execute("PRAGMA journal_mode = WAL")
 
 
 @contextlib.contextmanager
