@@ -389,8 +389,9 @@ acks too); raw NATS: JetStream publish (awaiting the ack) + durable pull consume
 """
 STATE_METHOD = """
 One client, one call at a time: {ops:,} puts of a ~200-byte JSON value over {keys:,} keys,
-then {ops:,} gets; latency per call. Raw Redis: `SET` / `GET`; raw NATS: a key-value
-bucket's `put` / `get`.
+then {ops:,} gets; latency per call. Raw Redis: `SET` / `GET` (our put is one Lua script
+that also assigns the revision for compare-and-set, indexes the key and appends the change
+to the watch stream; our get is one `GET`); raw NATS: a key-value bucket's `put` / `get`.
 """
 TASKS_METHOD = """
 One client, one call at a time: {tasks:,} tasks enqueued, then each leased (visibility

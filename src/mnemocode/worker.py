@@ -127,7 +127,8 @@ class _Worker:
                 except BackendError as exc:  # the server went away: try again shortly
                     self.log(f"runtime backend: {exc.one_line()}")
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), self.poll_s)
+                        async with asyncio.timeout(self.poll_s):
+                            await self.stop.wait()
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)

@@ -15,7 +15,8 @@ TIMEOUT = 10.0
 
 
 async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:
-    return await asyncio.wait_for(awaitable, seconds)
+    async with asyncio.timeout(seconds):  # wait_for on 3.11 can lose a cancel
+        return await awaitable
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], seconds: float = TIMEOUT) -> None:

@@ -17,6 +17,7 @@ import pytest
 from mnemocode.config.settings import RuntimeConfig
 from mnemocode.runtime.backends.nats import open_backend
 from mnemocode.runtime.protocols import Backend, BackendError
+from tests.runtime.helpers import within
 from tests.runtime.nats_server import NatsServer
 
 T = TypeVar("T")
@@ -86,7 +87,8 @@ async def test_group_delivers_every_acknowledged_event_across_a_restart(
     if set(published) <= received:
         all_in.set()
     try:
-        await asyncio.wait_for(all_in.wait(), GIVE_UP_S)
+        async with asyncio.timeout(GIVE_UP_S):
+            await all_in.wait()
     finally:
         consumer.cancel()
         await subscription.close()
@@ -126,11 +128,11 @@ async def test_plain_subscriber_continues_after_a_restart(
     subscription = bus.subscribe("news.>")
     iterator = subscription.__aiter__()
     before = await bus.publish("news.a", {"n": 1})
-    assert (await asyncio.wait_for(iterator.__anext__(), 10)).event.seq == before
+    assert (await within(iterator.__anext__(), 10)).event.seq == before
 
     await restart(own_server)
 
     after = await retrying(partial(bus.publish, "news.a", {"n": 2}))
-    delivery = await asyncio.wait_for(iterator.__anext__(), GIVE_UP_S)
+    delivery = await within(iterator.__anext__(), GIVE_UP_S)
     assert delivery.event.seq == after
     await subscription.close()

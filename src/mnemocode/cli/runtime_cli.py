@@ -92,7 +92,8 @@ def _using_backend(
     async def run() -> T:
         opening = open_backend(settings.runtime, home=_home())
         try:
-            backend = await asyncio.wait_for(opening, connect_timeout)
+            async with asyncio.timeout(connect_timeout):
+                backend = await opening
         except TimeoutError:
             where = settings.runtime.url or settings.runtime.path or "the default place"
             raise BackendError(

@@ -205,7 +205,8 @@ class RuntimeSessionStore:
             deliveries = aiter(subscription)
             while True:
                 try:
-                    delivery: Delivery = await asyncio.wait_for(anext(deliveries), _REPLAY_IDLE_S)
+                    async with asyncio.timeout(_REPLAY_IDLE_S):
+                        delivery: Delivery = await anext(deliveries)
                 except (TimeoutError, StopAsyncIteration):
                     break
                 event = delivery.event

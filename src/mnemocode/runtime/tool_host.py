@@ -124,7 +124,8 @@ class BusToolHost:
         }
         try:
             await self.bus.publish(_call_subject(name), request)
-            reply = await asyncio.wait_for(answer, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                reply = await answer
         except TimeoutError:
             raise BackendError(f"the tool {name!r} did not answer within {timeout_s:g} s") from None
         finally:

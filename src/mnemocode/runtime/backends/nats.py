@@ -43,8 +43,8 @@ async def open_backend(config: RuntimeConfig, *, home: Path) -> Backend:
     try:
         # Reconnects are retried forever once connected; the first connection is
         # given a bounded time, so a wrong url fails instead of hanging.
-        client = await asyncio.wait_for(
-            nats.connect(
+        async with asyncio.timeout(FIRST_CONNECT_S):
+            client = await nats.connect(
                 url,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.25,
@@ -52,9 +52,7 @@ async def open_backend(config: RuntimeConfig, *, home: Path) -> Backend:
                 allow_reconnect=True,
                 reconnected_cb=reconnected,
                 error_cb=quiet,
-            ),
-            FIRST_CONNECT_S,
-        )
+            )
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise BackendError(f"nats: cannot connect to {url}: {exc!r}") from exc
     conn = Connection(client, config.namespace)

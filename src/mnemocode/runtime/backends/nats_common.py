@@ -193,7 +193,8 @@ class Puller:
             return None
         await self._request()
         try:
-            await asyncio.wait_for(self._wake.wait(), _HEARTBEAT_S * 2 + 0.5)
+            async with asyncio.timeout(_HEARTBEAT_S * 2 + 0.5):
+                await self._wake.wait()
         except TimeoutError:
             if time.monotonic() - self._last_activity > _HEARTBEAT_S * 2:
                 self._outstanding = 0  # requests lost (server restarted)

@@ -49,5 +49,11 @@ class Signal:
         """Until the next ``notify`` or ``at_most`` seconds (None: no limit)."""
         if at_most is not None and at_most <= 0:
             return
+        if at_most == float("inf"):
+            at_most = None
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that
+        # arrives as the event is set, and a waiter cancelled from outside then waits
+        # on (found as a hang in the tests).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), at_most)
+            async with asyncio.timeout(at_most):
+                await self._event.wait()
