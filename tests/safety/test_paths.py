@@ -66,6 +66,16 @@ def test_zones_for_reads_and_writes(tree: Tree) -> None:
     assert "outside the work directory" in out_write.reason
 
 
+def test_a_sibling_sharing_a_roots_name_prefix_is_not_under_it(tree: Tree) -> None:
+    policy = tree.policy()
+    assert policy.check(tree.home / ".ssh" / "config", write=False).zone == "secret"
+    assert policy.check(tree.home / ".ssh-notes" / "todo.txt", write=False).zone == "outside"
+    assert policy.check(tree.root / "work2" / "a.txt", write=True).zone == "outside"
+    assert policy.check(tree.work, write=False).zone == "workdir"
+    assert policy.check(tree.root / "mnemo-old" / "x", write=True).rule == "path:write-outside"
+    assert policy.check(tree.mnemo / "x", write=True).rule == "path:protected"
+
+
 def test_extra_allowed_paths(tree: Tree) -> None:
     verdict = tree.policy().check(tree.extra / "cache" / "x.bin", write=True)
     assert (verdict.action, verdict.zone) == ("allow", "allowed")

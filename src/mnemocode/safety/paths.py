@@ -179,8 +179,16 @@ def _is_key_file(name: str) -> bool:
     return name.startswith("id_") and "." not in name
 
 
+def _within(path: Path, root: Path) -> bool:
+    """``path.is_relative_to(root)`` for absolute, normalised paths, on strings:
+    3.11's is_relative_to builds paths and raises inside, ~20x slower, and every
+    file tool call checks some twenty roots."""
+    text, prefix = str(path), str(root)
+    return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
+
+
 def _is_under(path: Path, roots: Iterable[Path]) -> bool:
-    return any(path.is_relative_to(root) for root in roots)
+    return any(_within(path, root) for root in roots)
 
 
 def _git_protected(parts: Sequence[str]) -> bool:
@@ -225,7 +233,7 @@ class PathPolicy:
     def protected_reason(self, path: Path) -> str | None:
         """Why writing ``path`` (absolute, normalised) needs an explicit prompt, if it does."""
         for root, why in self._protected_roots:
-            if path.is_relative_to(root):
+            if _within(path, root):
                 return why
         parts = path.parts
         if _git_protected(parts):
@@ -249,7 +257,7 @@ class PathPolicy:
         return _is_under(path, self._secret_roots) and not name.endswith(".pub")
 
     def _location(self, resolved: Path) -> Zone:
-        if resolved.is_relative_to(self.workdir):
+        if _within(resolved, self.workdir):
             return "workdir"
         if _is_under(resolved, self.extra_allowed):
             return "allowed"
