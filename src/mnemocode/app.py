@@ -199,7 +199,7 @@ class App:
         self.agent.history[:] = messages
         self.agent.context.summary = summary or ""
         self.agent.turns = info.turns
-        self.agent.turn_starts.clear()
+        self.agent.turn_starts = self.memory.sessions.live_turn_starts(session_id)
         self.agent.tool_context.seen_files.clear()
         self.history_offset = self.memory.sessions.count(session_id) - len(messages)
         self.extracted_upto = self.history_offset

@@ -141,3 +141,35 @@ async def test_every_decision_is_audited(tmp_path: Path, isolated_home: Path) ->
         ("shell_exec", "deny", "denied"),
         ("file_read", "allow", "approved"),
     ]
+
+
+async def test_undo_after_a_resume_reaches_the_turns_before_it(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    work = project(tmp_path)
+    before = tree(work)
+    first = make_app(work, isolated_home, edit_turns("one"))
+    await first.run_turn("change things", lambda e: None)
+    after_one = tree(work)
+    session_id = first.session_id
+    assert first.memory is not None
+    first.memory.close()  # the process ends; `mnemo --continue` picks it up
+
+    second = make_app(work, isolated_home, edit_turns("two"))
+    second.resume(session_id)
+    assert sorted(second.agent.turn_starts) == [1]
+    await second.run_turn("more changes", lambda e: None)
+    assert sorted(second.agent.turn_starts) == [1, 2]
+
+    assert "restored" in second.undo_last_turn()  # the turn of this process
+    assert tree(work) == after_one
+    report = second.undo_last_turn()  # the turn of the process before
+    assert "restored 3 file(s)" in report and "removed turn(s) 1" in report
+    assert {k: v for k, v in tree(work).items() if not k.startswith("build/")} == {
+        k: v for k, v in before.items() if not k.startswith("build/")
+    }
+    assert second.agent.history == []
+    assert second.memory is not None
+    assert second.memory.sessions.messages(session_id) == []
+    assert second.undo_last_turn() == "nothing to undo"
+    second.memory.close()

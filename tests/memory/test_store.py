@@ -314,6 +314,24 @@ def test_the_context_column_holds_the_neighbours_text(project_db: sqlite3.Connec
     assert [r[0] for r in rows] == [0, 1, 2]
 
 
+def test_live_turn_starts_leave_out_a_turn_cut_by_compaction(
+    project_db: sqlite3.Connection,
+) -> None:
+    store = SessionStore(project_db)
+    store.create("s1")
+    msgs = conversation()
+    store.append("s1", 1, msgs[:4])  # seq 0-3: a turn with a tool call
+    store.append("s1", 2, msgs[4:])  # seq 4
+    store.append("s1", 3, [Message.user("and the docs"), Message.assistant("Done.")])  # 5-6
+    assert store.live_turn_starts("s1") == {1: 0, 2: 4, 3: 5}
+
+    store.record_compaction("s1", 2, "## Summary")  # turn 1's start is summarised
+    summary, live = store.live_history("s1")
+    assert (summary, live) == ("## Summary", store.messages("s1")[2:])
+    assert store.live_turn_starts("s1") == {2: 2, 3: 3}
+    assert live[2].text == "ok, add the guard and a regression test"
+
+
 def test_live_history_after_compaction_and_truncate(project_db: sqlite3.Connection) -> None:
     store = SessionStore(project_db)
     store.create("s1")

@@ -228,14 +228,34 @@ class SessionStore:
     def live_history(self, session_id: str) -> tuple[str | None, list[Message]]:
         """What a resumed session starts from: the latest compaction summary (if
         any) and the messages after it."""
+        summary, from_seq = self._last_compaction(session_id)
+        return summary, self.messages(session_id, from_seq=from_seq)
+
+    def live_turn_starts(self, session_id: str) -> dict[int, int]:
+        """Where each turn that starts in the live history starts (turn -> index in
+        ``live_history``'s messages): what /undo needs after a resume. A turn cut
+        by a compaction has no start there and is left out."""
+        _, from_seq = self._last_compaction(session_id)
+        rows = self.conn.execute(
+            "SELECT turn, role FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq",
+            (session_id, from_seq),
+        ).fetchall()
+        starts: dict[int, int] = {}
+        seen: set[int] = set()
+        for index, (turn, role) in enumerate(rows):
+            if turn not in seen:
+                seen.add(turn)
+                if role == "user":
+                    starts[int(turn)] = index
+        return starts
+
+    def _last_compaction(self, session_id: str) -> tuple[str | None, int]:
         row = self.conn.execute(
             "SELECT upto_seq, summary FROM compactions WHERE session_id = ? "
             "ORDER BY upto_seq DESC, id DESC LIMIT 1",
             (session_id,),
         ).fetchone()
-        if row is None:
-            return None, self.messages(session_id)
-        return row["summary"], self.messages(session_id, from_seq=row["upto_seq"])
+        return (None, 0) if row is None else (row["summary"], int(row["upto_seq"]))
 
     def delete(self, session_id: str) -> None:
         with transaction(self.conn):
