@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from mnemocode.llm.testing import FakeOpenAIServer, text
@@ -99,28 +100,69 @@ def test_continue_and_resume_together_are_refused(tmp_path: Path, isolated_home:
     assert "not both" in proc.stderr
 
 
+_SUMMARY = {
+    "title": "Chose the cache backend",
+    "topics": ["caching"],
+    "decisions": [{"what": "Use Redis for the cache", "why": "shared between workers"}],
+}
+_OPS = {
+    "ops": [
+        {
+            "op": "add",
+            "layer": "project",
+            "key": "cache-backend",
+            "kind": "decision",
+            "value": "Redis",
+            "rationale": "shared between workers",
+        }
+    ]
+}
+_MEMORY_SCRIPT = [text("Redis it is."), text(json.dumps(_SUMMARY)), text(json.dumps(_OPS))]
+
+
+def _saved_to_memory(tmp_path: Path, home: Path) -> bool:
+    shown = run_mnemo(["memory", "show", "--json"], cwd=tmp_path, home=home)
+    sessions = run_mnemo(["memory", "sessions"], cwd=tmp_path, home=home)
+    return "cache-backend" in shown.stdout and "Chose the cache backend" in sessions.stdout
+
+
+def test_after_headless_now_saves_the_session_before_exiting(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    with FakeOpenAIServer(_MEMORY_SCRIPT) as srv:
+        config = _config(srv.base_url) + '[memory]\nafter_headless = "now"\n'
+        write_global_config(isolated_home, config)
+        run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == "Redis it is.\n"
+        assert len(srv.chat_requests) == 3  # the answer, the summary, the extraction
+    assert _saved_to_memory(tmp_path, isolated_home)
+    again = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
+    assert "no memory work is queued" in again.stdout
+
+
+def test_after_headless_background_saves_the_session_after_exiting(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    with FakeOpenAIServer(_MEMORY_SCRIPT) as srv:
+        config = _config(srv.base_url) + '[memory]\nafter_headless = "background"\n'
+        write_global_config(isolated_home, config)
+        run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
+        assert run.returncode == 0, run.stderr
+        log = isolated_home / "logs" / "memory-process.log"
+        deadline = time.monotonic() + 60
+        while "memory jobs done" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+            time.sleep(0.1)
+        assert len(srv.chat_requests) == 3
+    assert "2 of 2 memory jobs done" in log.read_text()
+    assert _saved_to_memory(tmp_path, isolated_home)
+
+
 def test_headless_session_is_saved_to_memory_by_memory_process(
     tmp_path: Path, isolated_home: Path
 ) -> None:
-    summary = {
-        "title": "Chose the cache backend",
-        "topics": ["caching"],
-        "decisions": [{"what": "Use Redis for the cache", "why": "shared between workers"}],
-    }
-    ops = {
-        "ops": [
-            {
-                "op": "add",
-                "layer": "project",
-                "key": "cache-backend",
-                "kind": "decision",
-                "value": "Redis",
-                "rationale": "shared between workers",
-            }
-        ]
-    }
-    script = [text("Redis it is."), text(json.dumps(summary)), text(json.dumps(ops))]
-    with FakeOpenAIServer(script) as srv:
+    with FakeOpenAIServer(_MEMORY_SCRIPT) as srv:
         write_global_config(isolated_home, _config(srv.base_url))
         run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
         assert run.returncode == 0, run.stderr

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 import sys
 import time
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TextIO
 
 from mnemocode import __version__
 from mnemocode.app import App
+from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import (
     AgentEvent,
     ToolCallFinished,
@@ -66,6 +69,44 @@ class _Printer:
     def line(self, data: dict[str, Any]) -> None:
         self.out.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         self.out.flush()
+
+
+async def _after_headless(app: App, err: TextIO, verbose: bool) -> None:
+    """The memory work the run queued, as ``[memory] after_headless`` says."""
+    how = app.settings.memory.after_headless
+    if how == "queue" or app.memory is None or not app.memory.pending_jobs():
+        return
+    if how == "now":
+
+        def progress(line: str) -> None:
+            if verbose:
+                print(f"mnemo: {line}", file=err, flush=True)
+
+        try:
+            await app.run_memory_jobs(progress)
+        except MnemoError as exc:  # the jobs stay queued; the answer is already out
+            print(f"mnemo: memory work left queued: {exc.one_line()}", file=err, flush=True)
+        return
+    start_memory_process(app.cwd, app.project.name if app.project else None, app.memory.home)
+
+
+def start_memory_process(cwd: Path, project: str | None, home: Path) -> None:
+    """A detached ``mnemo memory process`` for this project: it outlives this process,
+    its output goes to ``<mnemo home>/logs/memory-process.log``, and the job leases
+    keep it from doing twice what another process is doing."""
+    log_dir = home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "mnemocode", "memory", "process", "--cwd", str(cwd)]
+    if project is not None:
+        command += ["--project", project]
+    with (log_dir / "memory-process.log").open("ab") as log:
+        subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
 def result_record(
@@ -134,8 +175,7 @@ async def run_headless(
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         if app.memory is not None:
-            # Stored as it ran; its summary and extraction are queued (durably) and
-            # done at the next interactive start or by `mnemo memory process`.
+            # Stored as it ran; its summary and extraction are queued (durably).
             app.memory.end_session(session_id)
     record = result_record(app, finished, session_id, started, code)
     if fmt is OutputFormat.text:
@@ -146,4 +186,6 @@ async def run_headless(
         stream.flush()
     else:
         printer.line(record)
+    if code != EXIT_INTERRUPTED:  # after the answer is out
+        await _after_headless(app, err, verbose)
     return code

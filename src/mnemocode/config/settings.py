@@ -112,6 +112,10 @@ class MemoryConfig(_Strict):
     # Fuse BM25 with embeddings (needs `pip install 'mnemocode[embeddings]'`).
     embeddings: bool = False
     mirror: bool = True  # keep .mnemo/MEMORY.md in step with project memory
+    # A headless run's summary and extraction: "queue" them for the next interactive
+    # start or `mnemo memory process`; run them "now", before the process exits; or
+    # hand them to a detached `mnemo memory process` in the "background".
+    after_headless: Literal["queue", "now", "background"] = "queue"
 
 
 class RuntimeConfig(_Strict):
