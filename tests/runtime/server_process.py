@@ -1,10 +1,32 @@
-"""What the Redis and NATS test fixtures share: a free loopback port and stopping
-a server process (terminate, then kill if it does not go)."""
+"""What the Redis and NATS test fixtures share: a free loopback port, stopping a
+server process (terminate, then kill if it does not go), and a server running for
+the length of a fixture."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+from collections.abc import Iterator
+from typing import Protocol, TypeVar
+
+
+class _Server(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+@contextlib.contextmanager
+def running(server: S) -> Iterator[S]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def free_port() -> int:

@@ -15,10 +15,10 @@ from typing import TypeVar
 import pytest
 
 from mnemocode.config.settings import RuntimeConfig
-from mnemocode.runtime.backends.nats import open_backend
 from mnemocode.runtime.protocols import Backend, BackendError
-from tests.runtime.helpers import within
+from tests.runtime.helpers import opened, within
 from tests.runtime.nats_server import NatsServer
+from tests.runtime.server_process import running
 
 T = TypeVar("T")
 GIVE_UP_S = 30.0
@@ -26,12 +26,8 @@ GIVE_UP_S = 30.0
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    try:
+    with running(NatsServer(tmp_path / "nats")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -39,11 +35,8 @@ async def nats_backend(own_server: NatsServer, tmp_path: Path) -> AsyncIterator[
     config = RuntimeConfig(
         backend="nats", url=own_server.url, namespace=f"f{uuid.uuid4().hex[:12]}", max_attempts=5
     )
-    backend = await open_backend(config, home=tmp_path)
-    try:
+    async with opened(config, tmp_path) as backend:
         yield backend
-    finally:
-        await backend.close()
 
 
 async def retrying(call: Callable[[], Awaitable[T]]) -> T:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from mnemocode.config.settings import RuntimeConfig
-from mnemocode.runtime.backends.redis import open_backend
 from mnemocode.runtime.protocols import (
     Backend,
     BackendError,
@@ -22,18 +21,15 @@ from mnemocode.runtime.protocols import (
     QueueStats,
     Subscription,
 )
-from tests.runtime.helpers import eventually, within
+from tests.runtime.helpers import eventually, opened, within
 from tests.runtime.redis_server import RedisServer
+from tests.runtime.server_process import running
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
-    own = RedisServer(tmp_path / "redis")
-    own.start()
-    try:
+    with running(RedisServer(tmp_path / "redis")) as own:
         yield own
-    finally:
-        own.stop()
 
 
 @pytest.fixture
@@ -41,11 +37,8 @@ async def backend(server: RedisServer, tmp_path: Path) -> AsyncIterator[Backend]
     config = RuntimeConfig(
         backend="redis", url=server.url, namespace=f"t{uuid.uuid4().hex[:16]}", max_attempts=5
     )
-    opened = await open_backend(config, home=tmp_path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+    async with opened(config, tmp_path) as backend:
+        yield backend
 
 
 async def take(subscription: Subscription, count: int) -> AsyncIterator[Delivery]:

@@ -16,11 +16,10 @@ from mnemocode.app import build_app
 from mnemocode.config.settings import ModelConfig, RuntimeConfig, Settings
 from mnemocode.core.types import ModelRequest
 from mnemocode.llm.testing import ScriptedModel, Turn, error, text
-from mnemocode.runtime.backends import open_backend
 from mnemocode.runtime.protocols import Backend
 from mnemocode.runtime.services import RuntimeSessionStore, StateAgentRegistry
 from mnemocode.worker import run_worker, submit_task, wait_result
-from tests.runtime.helpers import eventually, within
+from tests.runtime.helpers import eventually, opened, within
 
 SETTINGS = Settings(models={"fake": ModelConfig(model="fake-model", base_url="http://127.0.0.1:9")})
 
@@ -28,11 +27,8 @@ SETTINGS = Settings(models={"fake": ModelConfig(model="fake-model", base_url="ht
 @pytest.fixture
 async def memory_backend(tmp_path: Path) -> AsyncIterator[Backend]:
     config = RuntimeConfig(backend="memory", namespace=f"t{uuid.uuid4().hex[:16]}", max_attempts=2)
-    backend = await open_backend(config, home=tmp_path)
-    try:
+    async with opened(config, tmp_path) as backend:
         yield backend
-    finally:
-        await backend.close()
 
 
 @pytest.fixture
