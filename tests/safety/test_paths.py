@@ -235,6 +235,12 @@ PROTECTED = [
     "work/.mnemo/skills/x/SKILL.md",
     "work/mnemo.toml",
     "work/.mcp.json",
+    "work/.git/commondir",
+    "work/.git/info/attributes",
+    "work/.git/worktrees/w/gitdir",
+    "work/sub/.git",
+    "work/.claude/settings.json",
+    "work/.codex/config.toml",
 ]
 
 
@@ -245,7 +251,7 @@ def test_protected_paths_ask_for_writes_and_read_freely(tree: Tree, rel: str) ->
     assert (write.action, write.zone, write.rule) == ("ask", "protected", "path:protected")
     assert "protected" in write.reason
     read = policy.check(tree.root / rel, write=False)
-    if rel == "home/.ssh/authorized_keys":  # also a secret: reading asks
+    if rel in ("home/.ssh/authorized_keys", "home/.gitconfig"):  # also secrets: reading asks
         assert (read.action, read.zone) == ("ask", "secret")
     else:
         assert (read.action, read.zone) == ("allow", "protected")
@@ -304,6 +310,20 @@ SECRETS = [
     "home/.netrc",
     "home/.ssh/id_rsa",
     "home/.ssh/config",
+    "home/.docker/daemon.json",
+    "home/.bash_history",
+    "home/.zsh_history",
+    "home/.python_history",
+    "home/.psql_history",
+    "home/.mysql_history",
+    "home/.lesshst",
+    "home/.node_repl_history",
+    "home/.local/share/fish/fish_history",
+    "home/.gitconfig",
+    "home/.config/git/config",
+    "home/.pip/pip.conf",
+    "home/.config/pip/pip.conf",
+    "home/.config/gh/hosts.yml",
 ]
 
 
@@ -327,7 +347,8 @@ def test_reading_secrets_asks(tree: Tree, rel: str) -> None:
         "work/keys/id_rsa.pub",
         "work/src/keys.py",
         "home/.config/other/settings.json",
-        "home/.docker/daemon.json",
+        "home/.config/pip/other.conf",
+        "work/src/proc/self/environ.py",
     ],
 )
 def test_look_alikes_are_not_secrets(tree: Tree, rel: str) -> None:
@@ -354,3 +375,46 @@ def test_writing_a_secret_asks_even_in_the_workdir(tree: Tree) -> None:
 def test_process_environment_is_a_secret(tree: Tree) -> None:
     verdict = tree.policy().check("/proc/self/environ", write=False)
     assert (verdict.action, verdict.zone) == ("ask", "secret")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/proc/1234/environ",
+        "/proc/self/task/77/environ",
+        "/proc/thread-self/environ",
+        "/proc/self/root/home/user/.aws/credentials",
+        "/proc/self/cwd/../notes.txt",
+        "/proc/self/cwd",
+        "/proc/self/task/5/root/etc/hostname",
+    ],
+)
+def test_proc_environ_and_root_or_cwd_indirection_are_secrets(tree: Tree, raw: str) -> None:
+    assert tree.policy().check(raw, write=False).zone == "secret"
+
+
+def test_proc_files_that_hold_no_secret_read_freely(tree: Tree) -> None:
+    assert tree.policy().check("/proc/cpuinfo", write=False).action == "allow"
+    assert tree.policy().check("/proc/self/status", write=False).action == "allow"
+
+
+@pytest.mark.parametrize("raw", ["~", str(Path("~").expanduser().root), "/"])
+def test_a_folder_above_credential_stores_asks_to_be_searched(tree: Tree, raw: str) -> None:
+    verdict = tree.policy().check(raw, write=False)
+    assert (verdict.action, verdict.rule, verdict.zone) == ("ask", "path:secret-tree", "secret")
+    assert "credential" in verdict.reason
+
+
+def test_the_work_directory_is_not_above_credential_stores(tree: Tree) -> None:
+    assert tree.policy().check(".", write=False).action == "allow"
+
+
+def test_exported_lists_name_what_the_sandbox_hides_and_mounts_read_only(tree: Tree) -> None:
+    from mnemocode.safety.paths import SECRET_HOME_PATHS, WORKDIR_PROTECTED
+
+    policy = tree.policy()
+    for rel in SECRET_HOME_PATHS:
+        assert policy.check(tree.home / rel / "x", write=False).zone == "secret", rel
+    for rel in WORKDIR_PROTECTED:
+        assert policy.check(tree.work / rel, write=True).zone == "protected", rel
+    assert {".ssh", ".aws", ".docker", ".netrc", ".config/gh"} <= set(SECRET_HOME_PATHS)

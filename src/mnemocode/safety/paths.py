@@ -115,20 +115,28 @@ _PROTECTED_HOME: tuple[tuple[str, str], ...] = (
     (".config/git/config", "git configuration can make git run any command"),
 )
 
-_SECRET_HOME: tuple[str, ...] = (
+# Relative to the home directory: credential stores (reading asks). Exported for the
+# sandbox, which mounts them empty.
+SECRET_HOME_PATHS: tuple[str, ...] = (
     ".ssh",
     ".gnupg",
     ".aws",
     ".azure",
     ".config/gcloud",
     ".kube",
-    ".docker/config.json",
+    ".docker",
     ".npmrc",
     ".yarnrc.yml",
     ".config/gh",
     ".config/hub",
+    ".netrc",
     ".git-credentials",
     ".config/git/credentials",
+    ".gitconfig",
+    ".config/git/config",
+    ".pypirc",
+    ".pip/pip.conf",
+    ".config/pip/pip.conf",
     ".password-store",
     ".vault-token",
     ".terraform.d/credentials.tfrc.json",
@@ -144,12 +152,40 @@ _SECRET_HOME: tuple[str, ...] = (
     ".config/google-chrome",
     ".config/chromium",
     ".config/BraveSoftware",
+    # Shell and REPL histories: commands typed with tokens in them.
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".lesshst",
+    ".node_repl_history",
+    ".local/share/fish/fish_history",
+)
+_SECRET_HOME = SECRET_HOME_PATHS
+
+# Relative to the work directory: paths the agent never writes without asking (the
+# sandbox mounts them read-only). Each one makes git or mnemo run or obey something.
+WORKDIR_PROTECTED: tuple[str, ...] = (
+    ".git/hooks",
+    ".git/config",
+    ".git/commondir",
+    ".git/info",
+    "mnemo.toml",
+    ".mnemo",
+    ".envrc",
+    ".mcp.json",
+    ".claude",
+    ".codex",
 )
 
 _SECRET_NAMES = frozenset({".netrc", "_netrc", ".pgpass", ".git-credentials", ".pypirc"})
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
 _TEMPLATE_ENDINGS = ("example", "sample", "template", "dist", "tpl")
-_GIT_CONFIG_NAMES = frozenset({"config", "config.worktree"})
+_GIT_CONFIG_NAMES = frozenset({"config", "config.worktree", "commondir", "gitdir"})
+# Directories whose whole content is project configuration for an agent.
+_AGENT_DIRS = frozenset({".mnemo", ".claude", ".codex"})
+_PROC_INDIRECTION = frozenset({"root", "cwd", "environ"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +228,29 @@ def _is_under(path: Path, roots: Iterable[Path]) -> bool:
 
 
 def _git_protected(parts: Sequence[str]) -> bool:
+    """Hooks, config, ``commondir``/``gitdir`` pointers and ``info/`` in any git dir,
+    and any path named ``.git`` (a file there is a gitdir pointer)."""
+    if parts and parts[-1] == ".git":
+        return True
     for index, part in enumerate(parts):
         if part == ".git":
             rest = parts[index + 1 :]
             if "hooks" in rest or (rest and rest[-1] in _GIT_CONFIG_NAMES):
                 return True
+            if "info" in rest:
+                return True
     return False
+
+
+def _proc_secret(parts: Sequence[str]) -> bool:
+    """``/proc/<pid>/environ`` (a process's API keys) and ``/proc/<pid>/root|cwd``
+    (another view of the whole file system), ``task/<tid>/`` included."""
+    if len(parts) < 4 or parts[1] != "proc":
+        return False
+    rest = list(parts[3:])
+    if rest[:1] == ["task"]:
+        rest = rest[2:]
+    return bool(rest) and rest[0] in _PROC_INDIRECTION
 
 
 def _both(path: Path) -> set[Path]:
@@ -238,10 +291,12 @@ class PathPolicy:
         parts = path.parts
         if _git_protected(parts):
             return "git hooks and git configuration make git run commands"
-        if ".mnemo" in parts or path.name == "mnemo.toml":
-            return "mnemo's project configuration"
+        if _AGENT_DIRS.intersection(parts) or path.name == "mnemo.toml":
+            return "an agent's project configuration or memory"
         if path.name == ".mcp.json":
             return "it names the MCP server commands mnemo starts"
+        if path.name == ".envrc":
+            return "direnv runs it on entering the folder"
         return None
 
     def is_secret(self, path: Path) -> bool:
@@ -251,10 +306,14 @@ class PathPolicy:
             return True
         if _is_key_file(name) and not name.endswith(".pub"):
             return True
-        parts = path.parts
-        if len(parts) > 2 and parts[1] == "proc" and name == "environ":
+        if _proc_secret(path.parts):
             return True
         return _is_under(path, self._secret_roots) and not name.endswith(".pub")
+
+    def contains_secrets(self, path: Path) -> bool:
+        """Whether ``path`` (absolute, normalised) is a folder above a credential
+        store (``~``, ``/home``, ``/``): searching it reaches them."""
+        return any(_within(root, path) and root != path for root in self._secret_roots)
 
     def _location(self, resolved: Path) -> Zone:
         if _within(resolved, self.workdir):
@@ -286,12 +345,13 @@ class PathPolicy:
                 "deny", reason, "path:invalid", Path(str(path)), "outside", None, write
             )
         normal = Path(os.path.normpath(requested))
-        verdict = self._decide(normal, resolved, write)
+        # `/proc/self/cwd/..` is secret as written; normalising drops the `cwd`.
+        verdict = self._decide(normal, resolved, write, _proc_secret(requested.parts))
         return replace(verdict, requested=requested, write=write)
 
-    def _decide(self, normal: Path, resolved: Path, write: bool) -> PathVerdict:
+    def _decide(self, normal: Path, resolved: Path, write: bool, proc: bool) -> PathVerdict:
         protected = self.protected_reason(normal) or self.protected_reason(resolved)
-        secret = self.is_secret(normal) or self.is_secret(resolved)
+        secret = proc or self.is_secret(normal) or self.is_secret(resolved)
         zone = self._location(resolved)
         shown = str(resolved)
         if not write:
@@ -299,6 +359,9 @@ class PathPolicy:
                 return PathVerdict(
                     "ask", f"{shown} may hold credentials", "path:secret-read", resolved, "secret"
                 )
+            if self.contains_secrets(normal) or self.contains_secrets(resolved):
+                reason = f"searching {shown} reaches credential files"
+                return PathVerdict("ask", reason, "path:secret-tree", resolved, "secret")
             if protected:
                 reason = f"reading {shown} is fine (writing it asks)"
                 return PathVerdict("allow", reason, "path:protected-read", resolved, "protected")
