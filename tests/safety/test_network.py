@@ -9,17 +9,19 @@ import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
-from mnemocode.core.errors import ToolDenied, ToolError
+from mnemocode.core.errors import NetworkPolicyError, ToolDenied, ToolError
 from mnemocode.safety.network import (
     address_problem,
     check_url,
     guarded_event_hooks,
     guarded_transport,
     ip_literal,
+    recording_refusals,
     system_resolver,
 )
 
@@ -191,9 +193,10 @@ async def test_getaddrinfo_reads_the_literals_the_same_way(host: str) -> None:
     ],
 )
 async def test_private_literals_and_tricks_are_refused(url: str) -> None:
-    with pytest.raises(ToolDenied) as caught:
+    with pytest.raises(NetworkPolicyError) as caught:
         await check_url(url, resolver=never_called)
-    assert "refused to fetch" in str(caught.value) and caught.value.by == "network"
+    assert str(caught.value).startswith("Refused by the network policy: ")
+    assert caught.value.by == "network"
 
 
 @pytest.mark.parametrize(
@@ -420,3 +423,71 @@ async def test_tls_verifies_the_name_while_connecting_to_the_address(
     async with client() as wrong:
         with pytest.raises(httpx.ConnectError, match=r"certificate|hostname"):
             await wrong.get(f"https://other.test:{port}/host")
+
+
+# ---- redirects to other hosts, and refusals recorded for the audit ---------------------
+
+
+async def test_a_redirect_to_a_host_that_is_not_allowed_is_refused() -> None:
+    seen: list[str] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.headers['Host']}{request.url.path}")
+        if request.url.path == "/open-redirect":
+            location = "https://collector.example/x?data=" + request.url.query.decode()
+            return httpx.Response(302, headers={"Location": location})
+        if request.url.path == "/moved":
+            return httpx.Response(301, headers={"Location": "https://www.docs.example/page"})
+        return httpx.Response(200, text="ok")
+
+    names = {"docs.example": [PUBLIC], "www.docs.example": [PUBLIC], "collector.example": [PUBLIC]}
+
+    def transport() -> httpx.AsyncBaseTransport:  # one per fetch, as web_fetch makes them
+        return guarded_transport(
+            resolver=resolver_of(names),
+            inner=httpx.MockTransport(upstream),
+            allow_host=lambda host: host.endswith("docs.example"),
+        )
+
+    async with httpx.AsyncClient(transport=transport(), follow_redirects=True) as client:
+        with pytest.raises(NetworkPolicyError, match=r"collector\.example is not an allowed"):
+            await client.get("https://docs.example/open-redirect?k=secret")
+    async with httpx.AsyncClient(transport=transport(), follow_redirects=True) as client:
+        assert (await client.get("https://docs.example/moved")).text == "ok"
+    # The first host is the one the policy approved, whatever the predicate says.
+    async with httpx.AsyncClient(transport=transport(), follow_redirects=True) as client:
+        assert (await client.get("https://collector.example/plain")).text == "ok"
+    assert seen == [
+        "docs.example/open-redirect",  # never collector.example with the data
+        "docs.example/moved",
+        "www.docs.example/page",
+        "collector.example/plain",
+    ]
+
+
+async def test_refusals_are_recorded_while_a_recorder_is_open(server_port: int) -> None:
+    async with httpx.AsyncClient(transport=guarded_transport()) as client:
+        with recording_refusals() as refused, pytest.raises(NetworkPolicyError):
+            await client.get(f"http://127.0.0.1:{server_port}/data")
+        with pytest.raises(NetworkPolicyError):  # no recorder open: nothing kept
+            await client.get(f"http://127.0.0.1:{server_port}/data")
+    assert len(refused) == 1 and "loopback" in str(refused[0])
+
+
+async def test_web_fetch_reports_a_refusal_as_the_network_policy_s(
+    server_port: int, tmp_path: Path
+) -> None:
+    from mnemocode.core.protocols import ToolContext
+    from mnemocode.core.types import ToolCall
+    from mnemocode.safety.sandbox import LocalSandbox
+    from mnemocode.tools.web import web_fetch
+
+    ctx = ToolContext(cwd=tmp_path, sandbox=LocalSandbox(), settings={})
+    ctx.http_transport = guarded_transport
+    call = ToolCall("1", "web_fetch", {"url": f"http://127.0.0.1:{server_port}/data"})
+    with recording_refusals() as refused:
+        result = await web_fetch.run(call, ctx)
+    assert result.is_error
+    assert result.text.startswith("Refused by the network policy: ")
+    assert "secret internal data" not in result.text
+    assert len(refused) == 1

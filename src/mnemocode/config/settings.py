@@ -86,6 +86,10 @@ class SafetyConfig(_Strict):
     sandbox_network: bool = True
     # web_fetch may reach loopback and private addresses (local docs servers).
     allow_private_network: bool = False
+    # Hosts web_fetch reaches in auto mode (and in ask mode without a question):
+    # "docs.python.org", "*.example.com" (subdomains), "*" (all). Unset: a built-in
+    # list of documentation sites (mnemocode.safety.domains); a list replaces it.
+    web_allow_domains: list[str] | None = None
     checkpoint_max_age_days: float = Field(default=30.0, gt=0)
     checkpoint_max_mb: int = Field(default=1_000, gt=0)
 

@@ -15,6 +15,7 @@ Errors from outside (SDKs, OS, TOML) are translated at the boundary with
     │   └── ModelConnectionError   network, timeout, dropped stream — retried
     ├── ToolError              a tool could not do what was asked (goes back to the model)
     │   └── ToolDenied             the safety layer or the user said no
+    │       └── NetworkPolicyError     a request refused by the network policy (SSRF, domains)
     └── TurnStopped            the loop ended a turn early (cancel, budget, stall)
 """
 
@@ -112,6 +113,14 @@ class ToolDenied(ToolError):
     def __init__(self, message: str, *, by: str = "policy") -> None:
         self.by = by
         super().__init__(message)
+
+
+class NetworkPolicyError(ToolDenied):
+    """An HTTP request the network policy refused (a private address, a redirect to
+    a host that is not allowed). Its message starts "Refused by the network policy"."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Refused by the network policy: {message}", by="network")
 
 
 class TurnStopped(MnemoError):

@@ -1,6 +1,7 @@
 """Network policy for ``web_fetch``: no server-side request forgery.
 
-A URL is refused (``ToolDenied``) unless its scheme is http or https and *every*
+A URL is refused (``NetworkPolicyError``, a ``ToolDenied`` whose message starts
+"Refused by the network policy") unless its scheme is http or https and *every*
 address its host resolves to is public. Refused: loopback, private (10/8,
 172.16/12, 192.168/16, fc00::/7, CGNAT 100.64/10), link-local (169.254/16,
 fe80::/10), unspecified (0.0.0.0, ::), multicast, reserved and documentation
@@ -24,16 +25,24 @@ Two ways to guard a client, both checking every redirect hop:
   given a transport; a proxy would resolve names itself and make the check moot.
 - ``guarded_event_hooks()`` — checks each request URL before it is sent, but the
   connection resolves the name again, so a rebinding DNS server can still race it.
+
+``guarded_transport(allow_host=…)`` also refuses a redirect to a host the predicate
+does not allow (the first request's host was approved by the policy), so an open
+redirect on an allowed site cannot carry the URL on to another host.
+``recording_refusals()`` collects the refusals raised while it is open, for the
+caller that needs to record them (the tool itself only returns an error text).
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from mnemocode.core.errors import ToolDenied, ToolError
+from mnemocode.core.errors import NetworkPolicyError, ToolError
 
 if TYPE_CHECKING:
     import httpx
@@ -58,6 +67,29 @@ CLOUD_METADATA_NAMES = frozenset(
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _METADATA = "a cloud metadata endpoint"
+_REFUSALS: contextvars.ContextVar[list[NetworkPolicyError] | None] = contextvars.ContextVar(
+    "mnemo_network_refusals", default=None
+)
+
+
+@contextmanager
+def recording_refusals() -> Iterator[list[NetworkPolicyError]]:
+    """``with recording_refusals() as refused: await tool(...)`` — ``refused`` lists
+    every request this module refused meanwhile (in this task and tasks it starts)."""
+    found: list[NetworkPolicyError] = []
+    token = _REFUSALS.set(found)
+    try:
+        yield found
+    finally:
+        _REFUSALS.reset(token)
+
+
+def _denial(message: str) -> NetworkPolicyError:
+    error = NetworkPolicyError(message)
+    found = _REFUSALS.get()
+    if found is not None:
+        found.append(error)
+    return error
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -132,7 +164,7 @@ def address_problem(address: str | IPAddress) -> str | None:
     return next((why for hit, why in checks if hit), None)
 
 
-def _refuse(url: str, host: str, why: str, address: IPAddress | None) -> ToolDenied:
+def _refuse(url: str, host: str, why: str, address: IPAddress | None) -> NetworkPolicyError:
     if address is None or host == str(address):
         where = f"{host} is {why}"
     else:
@@ -143,7 +175,7 @@ def _refuse(url: str, host: str, why: str, address: IPAddress | None) -> ToolDen
         else "web_fetch does not reach local or private networks "
         "(allow_private_network = true in the config allows it)"
     )
-    return ToolDenied(f"refused to fetch {url}: {where}; {hint}", by="network")
+    return _denial(f"not fetching {url}: {where}; {hint}")
 
 
 async def checked_addresses(
@@ -154,7 +186,7 @@ async def checked_addresses(
     allow_private: bool = False,
     resolver: Resolver | None = None,
 ) -> list[IPAddress]:
-    """Every address ``host`` resolves to, after checking each; raises ``ToolDenied``
+    """Every address ``host`` resolves to, after checking each; raises ``NetworkPolicyError``
     if one is refused and ``ToolError`` if the name does not resolve."""
     name = host.lower().rstrip(".")
     if name in CLOUD_METADATA_NAMES:
@@ -186,23 +218,21 @@ def _split(url: str) -> tuple[str, str, int]:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise ToolDenied(
-            f"refused to fetch {url!r}: not a valid URL ({exc})", by="network"
-        ) from exc
+        raise _denial(f"not fetching {url!r}: not a valid URL ({exc})") from exc
     scheme = parsed.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         shown = scheme or "no scheme"
-        raise ToolDenied(f"refused to fetch {url}: only http and https, not {shown}", by="network")
+        raise _denial(f"not fetching {url}: only http and https, not {shown}")
     host = parsed.raw_host.decode("ascii")
     if not host:
-        raise ToolDenied(f"refused to fetch {url}: no host", by="network")
+        raise _denial(f"not fetching {url}: no host")
     return scheme, host, parsed.port or (443 if scheme == "https" else 80)
 
 
 async def check_url(
     url: str, *, allow_private: bool = False, resolver: Resolver | None = None
 ) -> None:
-    """Raise ``ToolDenied`` unless ``url`` is http(s) to public addresses only."""
+    """Raise ``NetworkPolicyError`` unless ``url`` is http(s) to public addresses only."""
     _, host, port = _split(url)
     await checked_addresses(url, host, port, allow_private=allow_private, resolver=resolver)
 
@@ -224,20 +254,43 @@ def guarded_transport(
     allow_private: bool = False,
     resolver: Resolver | None = None,
     inner: httpx.AsyncBaseTransport | None = None,
+    allow_host: Callable[[str], bool] | None = None,
 ) -> httpx.AsyncBaseTransport:
     """A transport that checks every request (each redirect hop is one) and connects
     to the address it checked. ``inner`` does the HTTP (default: a plain
     ``httpx.AsyncHTTPTransport``); it sees the address in the URL, the name in the
-    ``Host`` header and in the ``sni_hostname`` extension (TLS checks the name)."""
+    ``Host`` header and in the ``sni_hostname`` extension (TLS checks the name).
+    ``allow_host`` (a host as ``domains.domain_of`` gives it → allowed?): requests
+    after the first one (redirects) to another host it does not allow are refused.
+    Make one transport per fetch: the first request is the one the policy approved."""
     import httpx
+
+    from mnemocode.safety.domains import DomainError, domain_of
 
     class GuardedTransport(httpx.AsyncBaseTransport):
         def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
             self.inner = inner
+            self.first_host: str | None = None
+
+        def check_host(self, url: str) -> None:
+            if allow_host is None:
+                return
+            try:
+                name = domain_of(url)
+            except DomainError as exc:
+                raise _denial(f"not fetching {url}: {exc}") from exc
+            if self.first_host is None:
+                self.first_host = name
+            elif name != self.first_host and not allow_host(name):
+                raise _denial(
+                    f"{self.first_host} redirected to {url}, and {name} is not an allowed "
+                    f"domain; fetch {url} itself if you need it (that asks in ask mode)"
+                )
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             url = str(request.url)
             _, host, port = _split(url)
+            self.check_host(url)
             addresses = await checked_addresses(
                 url, host, port, allow_private=allow_private, resolver=resolver
             )
