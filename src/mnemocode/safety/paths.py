@@ -68,12 +68,22 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from mnemocode.safety.secret_paths import (
+    SECRET_HOME_PATHS,
+    SecretPaths,
+    is_under,
+    proc_secret,
+    within,
+)
+
 Action = Literal["allow", "ask", "deny"]
+__all__ = ["SECRET_HOME_PATHS", "WORKDIR_PROTECTED", "PathPolicy", "PathVerdict"]
+
 Zone = Literal["workdir", "allowed", "outside", "protected", "secret"]
 
 # Relative to the home directory: (path, why it is protected).
@@ -115,55 +125,6 @@ _PROTECTED_HOME: tuple[tuple[str, str], ...] = (
     (".config/git/config", "git configuration can make git run any command"),
 )
 
-# Relative to the home directory: credential stores (reading asks). Exported for the
-# sandbox, which mounts them empty.
-SECRET_HOME_PATHS: tuple[str, ...] = (
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".config/gcloud",
-    ".kube",
-    ".docker",
-    ".npmrc",
-    ".yarnrc.yml",
-    ".config/gh",
-    ".config/hub",
-    ".netrc",
-    ".git-credentials",
-    ".config/git/credentials",
-    ".gitconfig",
-    ".config/git/config",
-    ".pypirc",
-    ".pip/pip.conf",
-    ".config/pip/pip.conf",
-    ".password-store",
-    ".vault-token",
-    ".terraform.d/credentials.tfrc.json",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
-    ".gem/credentials",
-    ".config/rclone",
-    ".s3cfg",
-    ".boto",
-    ".my.cnf",
-    ".local/share/keyrings",
-    ".mozilla",
-    ".config/google-chrome",
-    ".config/chromium",
-    ".config/BraveSoftware",
-    # Shell and REPL histories: commands typed with tokens in them.
-    ".bash_history",
-    ".zsh_history",
-    ".python_history",
-    ".psql_history",
-    ".mysql_history",
-    ".lesshst",
-    ".node_repl_history",
-    ".local/share/fish/fish_history",
-)
-_SECRET_HOME = SECRET_HOME_PATHS
-
 # Relative to the work directory: paths the agent never writes without asking (the
 # sandbox mounts them read-only). Each one makes git or mnemo run or obey something.
 WORKDIR_PROTECTED: tuple[str, ...] = (
@@ -179,13 +140,9 @@ WORKDIR_PROTECTED: tuple[str, ...] = (
     ".codex",
 )
 
-_SECRET_NAMES = frozenset({".netrc", "_netrc", ".pgpass", ".git-credentials", ".pypirc"})
-_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
-_TEMPLATE_ENDINGS = ("example", "sample", "template", "dist", "tpl")
 _GIT_CONFIG_NAMES = frozenset({"config", "config.worktree", "commondir", "gitdir"})
 # Directories whose whole content is project configuration for an agent.
 _AGENT_DIRS = frozenset({".mnemo", ".claude", ".codex"})
-_PROC_INDIRECTION = frozenset({"root", "cwd", "environ"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,32 +158,6 @@ class PathVerdict:
     write: bool = False
 
 
-def _is_env_file(name: str) -> bool:
-    if name == ".envrc":
-        return True
-    if name != ".env" and not name.startswith((".env.", ".env-", ".env_")):
-        return False
-    return not name.lower().endswith(_TEMPLATE_ENDINGS)
-
-
-def _is_key_file(name: str) -> bool:
-    if name.lower().endswith(_SECRET_SUFFIXES):
-        return True
-    return name.startswith("id_") and "." not in name
-
-
-def _within(path: Path, root: Path) -> bool:
-    """``path.is_relative_to(root)`` for absolute, normalised paths, on strings:
-    3.11's is_relative_to builds paths and raises inside, ~20x slower, and every
-    file tool call checks some twenty roots."""
-    text, prefix = str(path), str(root)
-    return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
-
-
-def _is_under(path: Path, roots: Iterable[Path]) -> bool:
-    return any(_within(path, root) for root in roots)
-
-
 def _git_protected(parts: Sequence[str]) -> bool:
     """Hooks, config, ``commondir``/``gitdir`` pointers and ``info/`` in any git dir,
     and any path named ``.git`` (a file there is a gitdir pointer)."""
@@ -240,17 +171,6 @@ def _git_protected(parts: Sequence[str]) -> bool:
             if "info" in rest:
                 return True
     return False
-
-
-def _proc_secret(parts: Sequence[str]) -> bool:
-    """``/proc/<pid>/environ`` (a process's API keys) and ``/proc/<pid>/root|cwd``
-    (another view of the whole file system), ``task/<tid>/`` included."""
-    if len(parts) < 4 or parts[1] != "proc":
-        return False
-    rest = list(parts[3:])
-    if rest[:1] == ["task"]:
-        rest = rest[2:]
-    return bool(rest) and rest[0] in _PROC_INDIRECTION
 
 
 def _both(path: Path) -> set[Path]:
@@ -279,14 +199,14 @@ class PathPolicy:
         self._protected_roots += [
             (home_dir / rel, why) for home_dir in homes for rel, why in _PROTECTED_HOME
         ]
-        self._secret_roots = [home_dir / rel for home_dir in homes for rel in _SECRET_HOME]
+        self._secrets = SecretPaths(homes)
 
     # ---- classification ------------------------------------------------------------
 
     def protected_reason(self, path: Path) -> str | None:
         """Why writing ``path`` (absolute, normalised) needs an explicit prompt, if it does."""
         for root, why in self._protected_roots:
-            if _within(path, root):
+            if within(path, root):
                 return why
         parts = path.parts
         if _git_protected(parts):
@@ -301,24 +221,16 @@ class PathPolicy:
 
     def is_secret(self, path: Path) -> bool:
         """Whether ``path`` (absolute, normalised) looks like it holds credentials."""
-        name = path.name
-        if _is_env_file(name) or name in _SECRET_NAMES:
-            return True
-        if _is_key_file(name) and not name.endswith(".pub"):
-            return True
-        if _proc_secret(path.parts):
-            return True
-        return _is_under(path, self._secret_roots) and not name.endswith(".pub")
+        return self._secrets.is_secret(path)
 
     def contains_secrets(self, path: Path) -> bool:
-        """Whether ``path`` (absolute, normalised) is a folder above a credential
-        store (``~``, ``/home``, ``/``): searching it reaches them."""
-        return any(_within(root, path) and root != path for root in self._secret_roots)
+        """Whether ``path`` (absolute, normalised) is a folder above a credential store."""
+        return self._secrets.contains_secrets(path)
 
     def _location(self, resolved: Path) -> Zone:
-        if _within(resolved, self.workdir):
+        if within(resolved, self.workdir):
             return "workdir"
-        if _is_under(resolved, self.extra_allowed):
+        if is_under(resolved, self.extra_allowed):
             return "allowed"
         return "outside"
 
@@ -346,7 +258,7 @@ class PathPolicy:
             )
         normal = Path(os.path.normpath(requested))
         # `/proc/self/cwd/..` is secret as written; normalising drops the `cwd`.
-        verdict = self._decide(normal, resolved, write, _proc_secret(requested.parts))
+        verdict = self._decide(normal, resolved, write, proc_secret(requested.parts))
         return replace(verdict, requested=requested, write=write)
 
     def _decide(self, normal: Path, resolved: Path, write: bool, proc: bool) -> PathVerdict:

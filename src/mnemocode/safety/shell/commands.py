@@ -147,15 +147,29 @@ _READ_VALUES = {
 }
 
 
+# They show names and sizes of what they are given, not its content.
+_NAMES_ONLY = frozenset({"ls", "du", "stat", "tree", "realpath", "readlink", "df", "fd", "fdfind"})
+_RECURSIVE = frozenset({"rg", "ag"})
+
+
 def _record_reads(inv: Inv, an: Analysis) -> None:
     if inv.name in reads.NOT_FILES:
         return
     short_values = _READ_VALUES.get(inv.name, "")
-    operands = parse_options(inv.args, short_values=short_values).operands
+    opts = parse_options(inv.args, short_values=short_values)
+    operands = opts.operands
     if inv.name in _PATTERN_FIRST and not any(a.literal in ("-e", "-f") for a in inv.args):
         operands = operands[1:]
+    recursive = inv.name in _RECURSIVE or (
+        "grep" in inv.name
+        and (
+            opts.has("--recursive", "--dereference-recursive")
+            or bool({"r", "R"} & opts.short_chars())
+        )
+    )
+    names = inv.name in _NAMES_ONLY
     for operand in operands:
-        an.read(operand, inv.shell)
+        an.read(operand, inv.shell, inv.display, recursive=recursive, names=names)
 
 
 def known_command(name: str) -> bool:

@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mnemocode.safety.secret_paths import SecretPaths
+from mnemocode.safety.shell import globs
 from mnemocode.safety.shell.verdict import SEVERITY, Action, Arg, Finding, ShellVerdict, names
 
 # Device files a redirect may point at without writing anything that persists.
 _HARMLESS_DEVICES = re.compile(r"^/dev/(null|zero|full|stdout|stderr|stdin|tty|fd/\d+|pts/\d+)$")
 _SELF_FD = re.compile(r"^/proc/(self|\d+)/fd/\d+$")
+# Writing to a descriptor other than stdout/stderr: one opened by `exec 3>`, or
+# stdin when it is a socket (`</dev/tcp/h/p >&0`) — where the data goes is unknown.
+_OTHER_FD = re.compile(r"^/dev/(stdin|fd/(?![12]$)\d+)$|^/proc/(self|\d+)/fd/(?![12]$)\d+$")
+_NETWORK_DEVICE = re.compile(r"/dev/(tcp|udp)/")
 # Disks and memory: writing to these destroys data (or the running system).
 _BLOCK_DEVICES = re.compile(
     r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|loop\d|dm-\d|md\d|sr\d|"
@@ -68,6 +74,8 @@ class Analysis:
         self.tainted: set[str] = set()  # HOME / PWD when the command assigns them
         self.depth = 0  # nesting of `bash -c` / `eval` scripts
         self.zsh = 0  # > 0 while analysing a zsh script (stricter about globs)
+        self.network = False  # set by parts that talk to the network without a net: rule
+        self.secrets = SecretPaths([self.home_dir])
         protected = {"/", str(self.home_dir), str(self.workdir)}
         for base in (self.home_dir, self.workdir):
             protected.update(str(p) for p in base.parents)
@@ -109,11 +117,17 @@ class Analysis:
     def write(self, arg: Arg, shell: Shell, command: str) -> Path | None:
         """Record a write target; deny writes to disks. Returns the resolved path."""
         value = arg.literal
+        if _NETWORK_DEVICE.match(value or arg.raw):
+            self.ask(command, "net:dev-tcp", f"opens a network connection ({arg.show()})")
         path = self.resolve(value, shell) if value else None
         if path is None:
             self.record("?")
             return None
         text = str(path)
+        if _OTHER_FD.match(text):
+            self.record("?")
+            self.ask(command, "write:fd-dup", f"writes to the file descriptor {text}")
+            return None
         if self.harmless(path):
             return path
         if _BLOCK_DEVICES.match(text):
@@ -125,18 +139,48 @@ class Analysis:
         if target not in self.writes:
             self.writes.append(target)
 
-    def read(self, arg: Arg, shell: Shell) -> None:
-        """Record a file a command reads, when its name is known."""
-        value = arg.literal
-        path = self.resolve(value, shell) if value and not value.startswith("-") else None
-        if path is not None and not self.harmless(path) and str(path) not in self.reads:
+    def read(
+        self, arg: Arg, shell: Shell, command: str, *, recursive: bool = False, names: bool = False
+    ) -> None:
+        """Record a file a command reads; ask when it is a secret, a glob that may
+        reach one, a name known only at run time, or (``recursive``: the command
+        reads the files below a folder) a folder above a credential store.
+        ``names``: the command shows only names and sizes (``ls``), not content."""
+        value = arg.value
+        if _NETWORK_DEVICE.match(value or arg.raw):
+            self.ask(command, "net:dev-tcp", f"reads from a network connection ({arg.show()})")
+            return
+        if value is None:
+            if arg.raw != "?" and "{}" not in arg.raw:  # xargs/find names: their caller's job
+                what = f"reads {arg.raw}, a file named only at run time"
+                self.ask(command, "unknown:dynamic-read", what)
+            return
+        if value.startswith("-"):
+            return
+        if arg.glob:
+            globs.read_pattern(self, value, shell, command, recursive=recursive, names=names)
+            return
+        path = self.resolve(value, shell)
+        if path is not None and not self.harmless(path):
+            self.read_path(path, command, recursive=recursive)
+
+    def read_path(self, path: Path, command: str, *, recursive: bool = False) -> None:
+        above = self.secrets.contains_secrets(path)
+        if above and not recursive:
+            return  # `ls ~`: the credential files below are not read
+        if str(path) not in self.reads:
             self.reads.append(str(path))
+        if self.secrets.is_secret(path):
+            self.ask(command, "secret:read", f"reads {path}, which may hold credentials")
+        elif above:
+            self.ask(command, "secret:read", f"reads under {path}, which holds credential files")
 
     # ---- result ------------------------------------------------------------------
 
     def verdict(self) -> ShellVerdict:
         commands = tuple(dict.fromkeys(self.commands))
-        found = (tuple(self.writes), commands, tuple(self.reads))
+        network = self.network or any(f.rule.startswith("net:") for f in self.findings)
+        found = (tuple(self.writes), commands, tuple(self.reads), network)
         worst = max((SEVERITY[f.action] for f in self.findings), default=0)
         if worst:
             first = next(f for f in self.findings if SEVERITY[f.action] == worst)

@@ -33,6 +33,10 @@ class ShellVerdict:
     # redirections show (best effort: a pattern argument may appear too). For the
     # secrets check; unresolvable operands are left out, not "?".
     reads: tuple[str, ...] = ()
+    # Some part talks to the network: a download or upload (curl, git push/fetch,
+    # ssh, package installs ...), a `/dev/tcp` or `/dev/udp` redirection, or one of
+    # those inside `$(...)`. The sandbox gives the command network only when True.
+    network: bool = False
 
 
 @dataclass(frozen=True, slots=True)

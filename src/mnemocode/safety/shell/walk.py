@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from mnemocode.safety.shell.arith import check_arithmetic
 from mnemocode.safety.shell.commands import Commands
 from mnemocode.safety.shell.misread import misread
 from mnemocode.safety.shell.parse import parse, self_calls, stages, survey, text
@@ -74,6 +75,7 @@ class Walker:
             what = f"is read differently by bash and by our parser ({dropped})"
             an.ask(source, "unknown:syntax", what)
         survey(root, an, source)
+        check_arithmetic(root, an, source)
         an.depth += 1
         an.zsh += dialect == "zsh"
         try:
@@ -271,14 +273,16 @@ class Walker:
         return fetched, follow
 
     def file_redirect(self, node: Node, shell: Shell, label: str) -> bool:
-        operator, targets = "", []
+        operator, targets, descriptor = "", [], ""
         for index, child in enumerate(node.children):
             field = node.field_name_for_child(index)
             if field == "destination":
                 targets.append(child)
+            elif field == "descriptor":
+                descriptor = text(child)
             elif not child.is_named:
                 operator = child.type
-            elif field != "descriptor":
+            else:
                 self.an.ask(label, "unknown:syntax", "has a redirection we cannot parse")
         if len(targets) > 1:
             what = "has words after a redirection target (the parser and bash may disagree)"
@@ -290,19 +294,27 @@ class Walker:
             fetched = self.substitution(target, shell)
             return fetched and operator.startswith("<")
         arg = evaluate(target, self._words(shell))
-        if operator in ("<", "<&"):
-            if not (arg.literal or "").isdigit():
-                self.an.read(arg, shell)
-            return arg.fetched
         value = arg.literal
-        if operator == ">&" and value is not None and (value.isdigit() or value == "-"):
-            return False
+        if operator in (">&", "<&") and value is not None and (value.isdigit() or value == "-"):
+            self._duplicate(operator, descriptor, value, label)
+            return arg.fetched
+        if operator in ("<", "<&"):
+            self.an.read(arg, shell, label)
+            return arg.fetched
         if operator in _WRITE_OPS:
             path = self.an.write(arg, shell, label)
             if path is None or not self.an.harmless(path):
                 where = str(path) if path is not None else f"{arg.show()} (known only at run time)"
                 self.an.ask(label, "write:redirect", f"writes to {where}")
         return False
+
+    def _duplicate(self, operator: str, descriptor: str, source: str, label: str) -> None:
+        """`N>&M` / `N<&M`: output sent to a descriptor other than stdout/stderr (one
+        `exec` opened, or stdin when it is a socket) goes somewhere we do not know."""
+        into = descriptor or ("1" if operator == ">&" else "0")
+        if into != "0" and source not in ("1", "2", "-"):
+            self.an.record("?")
+            self.an.ask(label, "write:fd-dup", f"writes to the file descriptor {source}")
 
     # ---- assignments, functions, control flow ----------------------------------------
 
