@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from mnemocode.config import LoadedSettings, load_settings
+from mnemocode.config.clamp import endpoint_of
+from mnemocode.config.trust import Trust
 from mnemocode.core.errors import ConfigError
 
 Writer = Callable[[Path, str], Path]
@@ -27,6 +29,8 @@ GLOBAL = """
 
 
 def load(cwd: Path, env: dict[str, str], **kwargs: Any) -> LoadedSettings:
+    """A trusted folder (the layering tests); tests/config/test_clamp.py covers trust."""
+    kwargs.setdefault("trust", Trust(trusted=True))
     return load_settings(cwd, env=env, **kwargs)
 
 
@@ -87,7 +91,8 @@ def test_model_tables_merge_per_alias(
         base_url = "http://localhost:8080/v1"
         """,
     )
-    settings = load(project, env).settings
+    local = endpoint_of({"base_url": "http://localhost:8080/v1"})
+    settings = load(project, env, trust=Trust(trusted=True, endpoints=frozenset({local}))).settings
     assert settings.models["fast"].model == "global-model"
     assert settings.models["fast"].context_window == 2000
     assert settings.models["local"].base_url == "http://localhost:8080/v1"
@@ -99,7 +104,8 @@ def test_active_model_may_name_an_entry_from_a_later_layer(
 ) -> None:
     write(home / "config.toml", 'active_model = "local"\n')
     write(project / "mnemo.toml", '[models.local]\nmodel = "qwen"\n')
-    assert load(project, env).settings.active_model == "local"
+    trust = Trust(trusted=True, endpoints=frozenset({endpoint_of({})}))
+    assert load(project, env, trust=trust).settings.active_model == "local"
 
 
 def test_mnemo_home_is_respected(tmp_path: Path, project: Path, write: Writer) -> None:

@@ -51,6 +51,13 @@ ResumeOpt = Annotated[
     typer.Option("--resume", "-r", help="Resume a session by id (alone: pick from a list)."),
 ]
 PICK = "?"  # ``--resume`` given without an id
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Trust this folder's project config for this run (not stored; `mnemo trust` stores).",
+    ),
+]
 FormatOpt = Annotated[
     str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
 ]
@@ -73,8 +80,11 @@ class Options:
         project: str | None = None,
         continue_last: bool = False,
         resume: str | None = None,
+        trust: bool = False,
     ) -> None:
         self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
+        self.trust = trust
+        self.notices: list[str] = []  # what the last load() said about project config
         self.tools = tools
         self.project, self.continue_last, self.resume = project, continue_last, resume
         self.verbose, self.output_format = verbose, output_format
@@ -109,13 +119,22 @@ def guarded(opts: Options, action: Callable[[], T]) -> T:
 
 
 def load(opts: Options) -> Any:
+    """The settings for ``opts.cwd``: project config only if the folder is trusted
+    (stored, or ``--trust``); what was ignored goes to ``opts.notices``."""
+    from mnemocode.cli.trust_cli import check, run_notices
     from mnemocode.config.loader import load_settings
 
     if not opts.cwd.is_dir():
         raise fail(f"--cwd {opts.cwd} is not a directory")
-    return guarded(
-        opts, lambda: load_settings(opts.cwd, env=os.environ, overrides=opts.overrides())
+    found = check(opts)
+    loaded = guarded(
+        opts,
+        lambda: load_settings(
+            opts.cwd, env=os.environ, overrides=opts.overrides(), trust=found.trust
+        ),
     )
+    opts.notices = run_notices(found, loaded)
+    return loaded
 
 
 def select_tools(names: str) -> Any:
@@ -214,6 +233,7 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
         raise fail("no model is configured; run `mnemo init` first")
     approver = headless_approver(opts.yes or settings.safety.mode == "bypass")
     app = make_app(opts, settings, approver, tools)
+    app.notices[:0] = opts.notices
     cfg = settings.tools
     message = expand_attachments(
         prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars
@@ -240,6 +260,7 @@ def root(
     project: ProjectOpt = None,
     continue_last: ContinueOpt = False,
     resume: ResumeOpt = None,
+    trust: TrustOpt = False,
     verbose: VerboseOpt = False,
     version: Annotated[bool, typer.Option("--version", "-V", help="Print the version.")] = False,
 ) -> None:
@@ -258,6 +279,7 @@ def root(
         project=project,
         continue_last=continue_last,
         resume=resume,
+        trust=trust,
     )
     if continue_last and resume:
         raise fail("use --continue or --resume, not both")
@@ -278,7 +300,9 @@ def interactive(opts: Options) -> int:
     from mnemocode.cli.approver import TerminalApprover
     from mnemocode.cli.repl import start_repl
     from mnemocode.cli.setup import run_init_wizard
+    from mnemocode.cli.trust_cli import ask_if_needed
 
+    ask_if_needed(opts)
     loaded = load(opts)
     if not loaded.settings.is_configured:
         typer.echo("No model is configured yet — let's set one up.\n")
@@ -288,6 +312,7 @@ def interactive(opts: Options) -> int:
         loaded = load(opts)
     approver = TerminalApprover()
     app = make_app(opts, loaded.settings, approver)
+    app.notices[:0] = opts.notices
 
     def rebuild(name: str) -> Any:
         """The App for project ``name`` (``/project switch``), with its own config."""
@@ -300,7 +325,9 @@ def interactive(opts: Options) -> int:
         _enter_project(switched)
         try:
             settings = load(switched).settings
-            return make_app(switched, settings, approver)
+            switched_app = make_app(switched, settings, approver)
+            switched_app.notices[:0] = switched.notices
+            return switched_app
         except typer.Exit as exc:
             raise MnemoError(f"cannot open project {name!r}") from exc
 
@@ -319,7 +346,7 @@ def _resume_without_id(argv: list[str]) -> list[str]:
 
 
 def run(argv: list[str]) -> None:
-    from mnemocode.cli import memory_cli, presets, runtime_cli, safety, setup
+    from mnemocode.cli import memory_cli, presets, runtime_cli, safety, setup, trust_cli
 
     argv = _resume_without_id(argv)
     memory_cli.register(cli)
@@ -328,4 +355,5 @@ def run(argv: list[str]) -> None:
     setup.register(cli)
     presets.register(cli)
     safety.register(cli)
+    trust_cli.register(cli)
     cli(args=argv, prog_name="mnemo")

@@ -110,6 +110,7 @@ def _command(preset: Preset) -> Callable[..., None]:
             max_turns=max_turns if max_turns is not None else parent.max_turns,
             verbose=verbose or parent.verbose,
             output_format=output_format if output_format != "text" else parent.output_format,
+            trust=parent.trust,
         )
         text = " ".join(target or []).strip()
         if not sys.stdin.isatty():

@@ -226,6 +226,9 @@ def doctor_checks(opts: Options) -> list[Check]:
         return [("fail", "config", "invalid (see the error above)")]
     sources = ", ".join(str(p) for p in loaded.sources) or "no config files (defaults only)"
     checks.append(("ok", "config", sources))
+    from mnemocode.cli.trust_cli import doctor_lines
+
+    checks.extend(doctor_lines(opts, loaded))
     settings = loaded.settings
     if not settings.is_configured:
         checks.append(("fail", "model", "no model configured — run `mnemo init`"))

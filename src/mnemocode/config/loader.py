@@ -25,6 +25,26 @@ as strings; settings typed as strings always keep the raw text; empty means unse
 
 Command-line overrides are a nested dict shaped like the TOML; ``None`` values mean
 "flag not given" and are dropped.
+
+Project files and trust (``config.trust``): the project layers are read only when the
+``trust`` answer says the folder is trusted; otherwise they are listed in
+``LoadedSettings.ignored`` and have no effect (they are not even parsed). A trusted
+project still cannot loosen what the user's own layers (defaults and the global
+config) set — each refused key is left out, with a notice naming file and line
+(``LoadedSettings.notices``), never an error:
+
+- ``[safety]``: ``mode`` only towards stricter (ask > auto > bypass);
+  ``sandbox_ask``/``sandbox_auto`` only towards bubblewrap (never local);
+  ``sandbox_network`` and ``allow_private_network`` only to false;
+  ``extra_allowed_paths`` only a subset of the user's own list;
+  ``checkpoint_max_age_days``/``checkpoint_max_mb`` only higher. Any other
+  ``[safety]`` key is refused.
+- ``[models.<alias>]`` of an alias the global config defines: ``provider``,
+  ``base_url`` and ``api_key_env`` cannot change (its other keys can).
+- a model only the project defines is kept only if its endpoint (``clamp.endpoint_of``:
+  URL, provider and key variable) is in ``trust.endpoints``; otherwise the entry is
+  dropped, and so is an ``active_model`` or ``memory.model`` naming it. Selecting it
+  from the environment or the command line is an error naming the endpoint.
 """
 
 from __future__ import annotations
@@ -43,8 +63,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from mnemocode.config._toml_lines import key_lines, line_of
+from mnemocode.config.clamp import ProjectFile, clamp_project, flatten, show
 from mnemocode.config.paths import find_project_root, global_config_path, project_config_paths
 from mnemocode.config.settings import Settings
+from mnemocode.config.trust import Trust
 from mnemocode.core.errors import ConfigError
 
 ENV_PREFIX = "MNEMO_"
@@ -81,6 +103,10 @@ class LoadedSettings:
     global_path: Path
     """``<mnemo_home>/config.toml`` — whether or not it exists (``mnemo init`` writes it)."""
     project_root: Path | None = None
+    ignored: list[Path] = field(default_factory=list)
+    """Project config files that exist but had no effect: the folder is not trusted."""
+    notices: list[str] = field(default_factory=list)
+    """Keys of a trusted project's config that were refused (file:line: key … ignored)."""
 
 
 @dataclass
@@ -109,15 +135,25 @@ def load_settings(
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    trust: Trust | None = None,
 ) -> LoadedSettings:
-    """Read, merge and validate every layer; raise :class:`ConfigError` on the first bad one."""
+    """Read, merge and validate every layer; raise :class:`ConfigError` on the first bad
+    one. Project files count only if ``trust`` says so (default: not trusted)."""
     env = os.environ if env is None else env
+    trust = trust or Trust()
     global_path = global_config_path(env)
-    layers: list[_Layer] = []
-    for path in (global_path, *project_config_paths(cwd, env=env)):
-        layer = _read_file(path)
-        if layer is not None:
-            layers.append(layer)
+    user = _read_file(global_path)
+    layers: list[_Layer] = [user] if user is not None else []
+    project_paths = project_config_paths(cwd, env=env)
+    notices: list[str] = []
+    pending: dict[str, str] = {}
+    if trust.trusted:
+        project = [layer for path in project_paths if (layer := _read_file(path)) is not None]
+        clamped = _clamp(user, project, trust.endpoints)
+        for layer, file in zip(project, clamped.files, strict=True):
+            layer.data = file.data
+        layers += project
+        notices, pending = clamped.notices, clamped.pending
     sources = [layer.path for layer in layers if layer.path is not None]
     layers.append(_env_layer(env))
     if overrides:
@@ -127,14 +163,70 @@ def load_settings(
     for layer in layers:
         merged = deep_merge(merged, layer.data)
         _validate(merged, layer, partial=True)
-    _check_active_model(merged, layers)
+    _check_active_model(merged, layers, pending)
     settings = _validate(merged, layers[-1], partial=False)
     return LoadedSettings(
         settings=settings,
         sources=sources,
         global_path=global_path,
         project_root=find_project_root(cwd, env=env),
+        ignored=[] if trust.trusted else project_paths,
+        notices=notices,
     )
+
+
+def _clamp(user: _Layer | None, project: list[_Layer], confirmed: Any) -> Any:
+    own = _validate(user.data, user, partial=True) if user is not None else Settings()
+    return clamp_project(
+        own.safety,
+        {alias: model.model_dump() for alias, model in own.models.items()},
+        [ProjectFile(layer.path or Path(), layer.data, layer.line) for layer in project],
+        confirmed,
+    )
+
+
+@dataclass(frozen=True)
+class FolderWants:
+    """What a folder's project config asks for, one line each, for the trust question."""
+
+    lines: list[str]
+    endpoints: tuple[str, ...]
+    """Endpoints of the project-only models: trusting the folder confirms them."""
+
+
+def folder_wants(cwd: Path, env: Mapping[str, str] | None = None) -> FolderWants:
+    """Each key the project files set, marked when a trusted folder would still be
+    refused it; a project-only model as "use model … at <endpoint>"."""
+    env = os.environ if env is None else env
+    user = _read_file(global_config_path(env))
+    lines: list[str] = []
+    project: list[_Layer] = []
+    for path in project_config_paths(cwd, env=env):
+        try:
+            layer = _read_file(path)
+        except ConfigError as exc:
+            lines.append(f"{path.name}: cannot be read ({exc.one_line()})")
+            continue
+        if layer is not None:
+            project.append(layer)
+    clamped = _clamp(user, project, None)
+    refused = {(item.path, item.key): item.reason for item in clamped.ignored}
+    for layer in project:
+        path = layer.path or Path()
+        for key, value in flatten(layer.data):
+            if key[:1] == ("models",) and key[1] in clamped.endpoints:
+                lines.append(f"use model {key[1]!r} at {clamped.endpoints[key[1]]}")
+                continue
+            pairs = (
+                [((*key, k), v) for k, v in value.items()]
+                if key[:1] == ("models",) and isinstance(value, Mapping)
+                else [(key, value)]
+            )
+            for full, item in pairs:
+                line = f"set {'.'.join(full)} = {show(item)}"
+                reason = refused.get((path, full))
+                lines.append(f"{line} (ignored: {reason})" if reason else line)
+    return FolderWants(lines, tuple(sorted(set(clamped.endpoints.values()))))
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,12 +393,20 @@ def _describe(error: ErrorDetails) -> str:
     return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 
-def _check_active_model(merged: Mapping[str, Any], layers: Sequence[_Layer]) -> None:
+def _check_active_model(
+    merged: Mapping[str, Any], layers: Sequence[_Layer], pending: Mapping[str, str]
+) -> None:
     active = merged.get("active_model")
     models = merged.get("models") or {}
     if active is None or active in models:
         return
     setter = next(layer for layer in reversed(layers) if "active_model" in layer.data)
+    if active in pending:
+        raise setter.error(
+            ("active_model",),
+            f"model {active!r} is defined only by the project config, at {pending[active]}; "
+            "run `mnemo trust` to confirm that endpoint",
+        )
     known = ", ".join(sorted(models)) or "none defined"
     raise setter.error(("active_model",), f"{active!r} is not a [models.*] entry (known: {known})")
 
