@@ -359,6 +359,8 @@ def build_app(
         state_dir=state_dir,
         env=env,
     )
+    if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
+        notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
     ctx = ToolContext(
         cwd=workdir,

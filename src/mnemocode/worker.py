@@ -305,8 +305,7 @@ async def _close(app: App) -> None:
     """Release what the app opened: background work, commands it left running, the
     model's connections and memory (its summary queued, as after a headless run)."""
     await asyncio.gather(*app.background, return_exceptions=True)
-    for sandbox in {app.safety.sandbox.local, app.safety.sandbox.current()}:
-        await sandbox.aclose()
+    await app.safety.sandbox.aclose()
     close_model = getattr(app.agent.slot.model, "aclose", None)
     if close_model is not None:
         with contextlib.suppress(Exception):

@@ -94,6 +94,13 @@ def audit_command(
     session: Annotated[str | None, typer.Option(help="Only this session.")] = None,
     tool: Annotated[str | None, typer.Option(help="Only this tool.")] = None,
     decision: Annotated[str | None, typer.Option(help="allow, ask or deny.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="approved or denied (denied: every refusal).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Who decided: policy, user, headless, network, sandbox, recheck."),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="ISO date or time, e.g. 2026-11-20.")] = None,
     limit: Annotated[int, typer.Option(help="Newest N entries.")] = 50,
     cwd: CwdOpt = None,
@@ -111,7 +118,17 @@ def audit_command(
     except ValueError:
         raise fail(f"--since: not an ISO date or time: {since!r}") from None
     log = AuditLog(project_state_dir(mnemo_home(os.environ), where) / "audit.jsonl")
-    entries = log.query(session=session, tool=tool, decision=decision, since=start, limit=limit)
+    if outcome is not None and outcome not in {"approved", "denied"}:
+        raise fail(f"--outcome: approved or denied, not {outcome!r}")
+    entries = log.query(
+        session=session,
+        tool=tool,
+        decision=decision,
+        outcome=outcome,
+        source=source,
+        since=start,
+        limit=limit,
+    )
     for entry in entries:
         if as_json:
             typer.echo(json.dumps(entry.to_dict(), default=str))

@@ -41,6 +41,12 @@ class CommandSpec:
     background_after_s: float | None = None
     log_dir: Path | None = None
     max_output_bytes: int = 1_000_000
+    # Network for this one command (the user approved it, or a configured list);
+    # a confining sandbox has none otherwise.
+    network: bool = False
+    # False: run outside the confining sandbox (a command the user approved that
+    # writes outside the work directory, the user's own ``!cmd``).
+    confined: bool = True
 
 
 @dataclass(slots=True)

@@ -51,14 +51,19 @@ class ToolResult:
     name: str
     content: list[ContentPart]
     is_error: bool = False
+    # Set when a check inside the tool refused the call (e.g. "network" for an
+    # address the URL guard refused), so the audit log records a denial.
+    denied_by: str | None = None
 
     @property
     def text(self) -> str:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
     @classmethod
-    def of_text(cls, call: ToolCall, text: str, *, is_error: bool = False) -> ToolResult:
-        return cls(call.id, call.name, [TextPart(text)], is_error)
+    def of_text(
+        cls, call: ToolCall, text: str, *, is_error: bool = False, denied_by: str | None = None
+    ) -> ToolResult:
+        return cls(call.id, call.name, [TextPart(text)], is_error, denied_by)
 
 
 @dataclass(slots=True)

@@ -45,8 +45,11 @@ def utc_now() -> str:
 class AuditEntry:
     """One decision. ``decision`` is what the policy said (allow / ask / deny);
     ``outcome`` whether the call went ahead: allow → approved, deny → denied, ask →
-    whatever the user answered. ``decided_by`` is the rule id (``path:protected``,
-    ``auto:workdir``…) or "user"."""
+    whatever the user answered, and denied when a check inside the tool refused it
+    (the URL guard, the sandbox). ``decided_by`` is the rule id (``path:protected``,
+    ``auto:workdir``…) or who answered. ``source`` says who made the final call:
+    ``policy``, ``user``, ``headless`` (a headless run's standing answer),
+    ``network`` (the URL guard), ``sandbox`` or ``recheck`` (the target moved)."""
 
     session: str
     turn: int
@@ -59,6 +62,7 @@ class AuditEntry:
     result: str = ""  # a one-line summary of what the call returned
     checkpoint: str | None = None
     time: str = field(default_factory=utc_now)  # UTC, ISO 8601
+    source: str = ""  # older records have none
 
     @classmethod
     def now(
@@ -71,6 +75,7 @@ class AuditEntry:
         decision: str,
         outcome: str,
         decided_by: str,
+        source: str = "",
         reason: str = "",
         result: str = "",
         checkpoint: str | None = None,
@@ -90,6 +95,7 @@ class AuditEntry:
             reason=reason,
             result=result,
             checkpoint=checkpoint,
+            source=source,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +115,10 @@ class AuditEntry:
         if len(target) > width:
             target = target[: width - 1] + "…"
         line = f"{stamp}  turn {self.turn}  {self.tool}  {self.decision}/{self.outcome}"
-        line += f" by {self.decided_by}  {target}"
+        line += f" by {self.decided_by}"
+        if self.outcome == "denied" and self.source:
+            line += f" [{self.source}]"
+        line += f"  {target}"
         return line + (f"  [checkpoint {self.checkpoint}]" if self.checkpoint else "")
 
     @classmethod
@@ -181,6 +190,7 @@ class AuditLog:
             result=summarize_result(redactor.redact(entry.result)),
             checkpoint=entry.checkpoint,
             time=entry.time,
+            source=entry.source,
         )
 
     def record(self, entry: AuditEntry) -> None:
@@ -222,11 +232,14 @@ class AuditLog:
         session: str | None = None,
         tool: str | None = None,
         decision: str | None = None,
+        outcome: str | None = None,
+        source: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[AuditEntry]:
         """Matching records, oldest first; with ``limit``, the most recent ``limit``.
-        ``decision`` matches either field: "ask", "deny", "approved", "denied"…
+        ``decision`` matches either field: "ask", "deny", "approved", "denied"…;
+        ``outcome`` only the outcome ("denied": every refusal, whoever made it).
         A naive ``since`` is taken as UTC."""
         after = _aware(since) if since is not None else None
         found: deque[AuditEntry] = deque(maxlen=limit if limit is not None else None)
@@ -238,6 +251,10 @@ class AuditLog:
             if tool is not None and entry.tool != tool:
                 continue
             if decision is not None and decision not in {entry.decision, entry.outcome}:
+                continue
+            if outcome is not None and entry.outcome != outcome:
+                continue
+            if source is not None and entry.source != source:
                 continue
             if after is not None and entry.when < after:
                 continue

@@ -1,29 +1,64 @@
 """The bubblewrap sandbox: the local sandbox's process handling, with the command
-inside `bwrap` — the root file system read-only, the work directory (and extra
-allowed paths) and a private /tmp writable, optionally no network."""
+inside ``bwrap`` mounted as a ``Confinement`` says (``confinement.py``): the root
+read-only, the work directory writable but for its protected paths, a private
+``/tmp``, credential stores and mnemo's home invisible, a new PID namespace (the
+parent's ``/proc/<pid>/environ`` is out of reach) and, unless the command was
+granted it, no network.
+
+A command whose ``cwd`` is outside the writable roots is refused: the directory a
+command runs in is never made writable because it was asked for.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnemocode.core.protocols import CommandSpec
+from mnemocode.core.errors import ToolDenied
+from mnemocode.core.protocols import CommandResult, CommandSpec
+from mnemocode.safety.confinement import Confinement, remove_planted
 from mnemocode.safety.sandbox import LocalSandbox
 
 
 def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
+    """``bwrap`` where it is installed and can start a sandbox here (some hosts
+    forbid the user namespaces it needs), else None."""
+    found = shutil.which("bwrap")
+    return found if found is not None and not bwrap_problem() else None
+
+
+@functools.cache
+def bwrap_problem() -> str:
+    """Why ``bwrap`` cannot start a sandbox on this machine ("" when it can)."""
+    found = shutil.which("bwrap")
+    if found is None:
+        return "not installed"
+    probe = [found, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    probe += ["--unshare-pid", "--unshare-net", "--", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return "" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
 
 
 class BubblewrapSandbox(LocalSandbox):
+    """``network``: the default for commands not granted it per ``CommandSpec``.
+    Without a ``confinement`` (the runtime's adapter, older callers), the writable
+    roots are ``writable`` plus the command's own directory, and nothing is hidden."""
+
     def __init__(
         self,
         *,
+        confinement: Confinement | None = None,
         writable: Sequence[Path] = (),
-        network: bool = True,
+        network: bool = False,
         bwrap: str | None = None,
         **local: Any,
     ) -> None:
@@ -34,8 +69,35 @@ class BubblewrapSandbox(LocalSandbox):
                 "bwrap is not installed (Debian/Ubuntu: apt install bubblewrap)"
             )
         self.bwrap = found
+        self.confinement = confinement
         self.writable = [p.resolve() for p in writable]
         self.network = network
+
+    async def run(
+        self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
+    ) -> CommandResult:
+        plan = self.confinement
+        if plan is None:
+            return await super().run(spec, on_output)
+        if not plan.allows_cwd(spec.cwd):
+            raise ToolDenied(
+                f"refused: {spec.cwd} is outside the work directory; commands run "
+                "only inside it (the sandbox never makes another directory writable)",
+                by="sandbox",
+            )
+        watched = plan.absent_protected()
+        result = await super().run(spec, on_output)
+        removed = remove_planted(watched)
+        if removed:
+            shown = ", ".join(str(p) for p in removed)
+            result.output += (
+                f"\n[sandbox: removed {shown}: commands may not create protected files]\n"
+            )
+        return result
+
+    def environment(self, spec: CommandSpec) -> dict[str, str]:
+        env = super().environment(spec)
+        return env if self.confinement is None else self.confinement.environment(env)
 
     def argv(self, spec: CommandSpec) -> list[str]:
         args = [
@@ -49,6 +111,9 @@ class BubblewrapSandbox(LocalSandbox):
             "/proc",
             "--tmpfs",
             "/tmp",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--new-session",
             "--die-with-parent",
         ]
         # /tmp is private inside; a Python environment living under it (a CI
@@ -56,14 +121,29 @@ class BubblewrapSandbox(LocalSandbox):
         for keep in dict.fromkeys(Path(p).resolve() for p in (sys.prefix, sys.base_prefix)):
             if keep.is_relative_to("/tmp") and keep.exists():
                 args += ["--ro-bind", str(keep), str(keep)]
-        binds = [*self.writable, spec.cwd.resolve()]
-        if spec.log_dir is not None:
-            spec.log_dir.mkdir(parents=True, exist_ok=True)
-            binds.append(spec.log_dir.resolve())
-        for path in dict.fromkeys(binds):
-            if path.exists():
-                args += ["--bind", str(path), str(path)]
-        if not self.network:
+        args += self._mounts(spec)
+        if not (self.network or spec.network):
             args.append("--unshare-net")
         args += ["--chdir", str(spec.cwd.resolve()), "--", *super().argv(spec)]
+        return args
+
+    def _mounts(self, spec: CommandSpec) -> list[str]:
+        plan = self.confinement
+        if plan is None:
+            args: list[str] = []
+            for path in dict.fromkeys([*self.writable, spec.cwd.resolve()]):
+                if path.exists():
+                    args += ["--bind", str(path), str(path)]
+            return args
+        args = []
+        for root in plan.roots:
+            if root.exists():
+                args += ["--bind", str(root), str(root)]
+        for path in dict.fromkeys(plan.read_only()):
+            args += ["--ro-bind", str(path), str(path)]
+        for path in dict.fromkeys(plan.hidden_paths()):
+            if path.is_dir():
+                args += ["--tmpfs", str(path)]
+            else:
+                args += ["--ro-bind", os.devnull, str(path)]
         return args

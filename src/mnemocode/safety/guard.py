@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -22,6 +22,9 @@ from mnemocode.core.protocols import (
     ApprovalDecision,
     ApprovalRequest,
     Approver,
+    CommandResult,
+    CommandSpec,
+    Sandbox,
     ToolContext,
     Toolset,
 )
@@ -49,6 +52,10 @@ class Verdict:
     path: PathVerdict | None = None
     shell: ShellVerdict | None = None
     protected: bool = False
+    # How a shell command runs if it goes ahead: with the network (granted for this
+    # one command), and inside the confining sandbox or not.
+    network: bool = False
+    confined: bool = True
 
 
 class Policy(Protocol):
@@ -105,6 +112,7 @@ class GuardedToolset:
         spec = next((s for s in self.inner.specs() if s.name == call.name), None)
         verdict = self.policy.decide(call, spec, ctx)
         decided_by = verdict.rule
+        approved = False
         if verdict.action == "deny":
             message = f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
             return self._finish(
@@ -114,6 +122,7 @@ class GuardedToolset:
                 outcome="denied",
                 decided_by=decided_by,
                 result=_denied(call, message),
+                source="policy",
             )
         if verdict.action == "ask":
             if _session_key(call, verdict) in self.session_allowed:
@@ -126,12 +135,19 @@ class GuardedToolset:
                     advice = "Do not retry the same call; adapt or ask the user."
                     result = _denied(call, f"Denied by {decision.by}{why}. {advice}")
                     return self._finish(
-                        call, ctx, verdict, outcome="denied", decided_by=decided_by, result=result
+                        call,
+                        ctx,
+                        verdict,
+                        outcome="denied",
+                        decided_by=decided_by,
+                        result=result,
+                        source=_approver_source(decision.by),
                     )
                 if decision.scope == "always" and self._save_rule(call, ctx, verdict):
                     decided_by = f"{decision.by} (saved a rule)"
                 elif decision.scope in {"session", "always"}:
                     self.session_allowed.add(_session_key(call, verdict))
+            approved = True
         moved = self._target_moved(verdict)
         if moved is not None:
             return self._finish(
@@ -141,19 +157,27 @@ class GuardedToolset:
                 outcome="denied",
                 decided_by="recheck",
                 result=_denied(call, moved),
+                source="recheck",
             )
         checkpoint = await asyncio.to_thread(self._checkpoint, call, ctx, verdict, spec)
-        result = await self.inner.call(call, ctx)
-        if call.name == "shell_exec":  # command output may print a key from the environment
-            result = self._redact(result)
+        if call.name == "shell_exec":
+            # An approved command gets the network for this one run.
+            grant = _Grant(
+                ctx.sandbox, network=verdict.network or approved, confined=verdict.confined
+            )
+            ctx = replace(ctx, sandbox=grant)
+        # Any tool's output may carry a key: a file read, a grep hit, a web page.
+        result = self._redact(await self.inner.call(call, ctx))
+        refused_by = result.denied_by
         return self._finish(
             call,
             ctx,
             verdict,
-            outcome="approved",
+            outcome="denied" if refused_by else "approved",
             decided_by=decided_by,
             result=result,
             checkpoint=checkpoint,
+            source=refused_by or ("user" if approved else "policy"),
         )
 
     def _save_rule(self, call: ToolCall, ctx: ToolContext, verdict: Verdict) -> bool:
@@ -243,7 +267,7 @@ class GuardedToolset:
             TextPart(self.redactor.redact(p.text)) if isinstance(p, TextPart) else p
             for p in result.content
         ]
-        return ToolResult(result.call_id, result.name, parts, result.is_error)
+        return ToolResult(result.call_id, result.name, parts, result.is_error, result.denied_by)
 
     def _finish(
         self,
@@ -254,6 +278,7 @@ class GuardedToolset:
         outcome: str,
         decided_by: str,
         result: ToolResult,
+        source: str,
         checkpoint: str | None = None,
     ) -> ToolResult:
         if self.audit is not None:
@@ -268,6 +293,7 @@ class GuardedToolset:
                     decision=verdict.action,
                     outcome=outcome,
                     decided_by=decided_by,
+                    source=source,
                     reason=verdict.reason,
                     result=result.text,
                     checkpoint=checkpoint,
@@ -278,3 +304,23 @@ class GuardedToolset:
 
 def _denied(call: ToolCall, message: str) -> ToolResult:
     return ToolResult.of_text(call, message, is_error=True)
+
+
+def _approver_source(by: str) -> str:
+    """Who refused an asked call: the user, or a headless run's standing answer."""
+    return "user" if by == "user" else "headless"
+
+
+class _Grant:
+    """The session's sandbox with one command's grant applied to its spec."""
+
+    def __init__(self, inner: Sandbox, *, network: bool, confined: bool) -> None:
+        self.inner, self.network, self.confined = inner, network, confined
+
+    async def run(
+        self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
+    ) -> CommandResult:
+        granted = replace(
+            spec, network=spec.network or self.network, confined=spec.confined and self.confined
+        )
+        return await self.inner.run(granted, on_output)

@@ -1,15 +1,25 @@
 """The safety policy: one decision — allow, ask or deny — for every tool call.
 
-It combines the shell analysis, the path zones, the user's rules and the mode:
+The sandbox is the guarantee; the policy is the second line that decides what to
+ask about. It combines the shell analysis, the path zones, the user's rules and
+the mode:
 
-- ask (default): safe reads run; anything that changes something asks.
-- auto: never asks. Known-safe or whitelisted commands run; writes inside the
-  work directory (and extra allowed paths) run; everything else is refused with
-  a reason the model can act on.
-- bypass: everything runs — except writes to protected paths, which still ask.
+- ask (default): read-only commands and reads run without a question — commands
+  inside the sandbox (``confinement.py``) where one is available; anything that
+  changes something asks. An approved command still runs in the sandbox, with the
+  network when it needs it; one that writes outside the work directory or into a
+  protected path runs outside it (the question says so).
+- auto: never asks. With the sandbox: read-only and whitelisted commands (checked
+  flags, ``rules.py``) run inside it, without network (but for
+  ``auto_network_commands``); writes by the file tools inside the work directory
+  run; everything else is refused with a reason the model can act on. Without a
+  sandbox only read-only commands run.
+- bypass: everything runs, unconfined — except writes to protected paths, which
+  still ask.
 
-Catastrophic commands are denied in every mode but bypass. Protected paths are
-never written without an explicit prompt, in every mode (so auto refuses them).
+Catastrophic commands are denied in every mode but bypass, and so is a command
+whose directory is outside the work directory. Protected paths are never written
+without an explicit prompt, in every mode (so auto refuses them).
 """
 
 from __future__ import annotations
@@ -40,6 +50,15 @@ class SafetyPolicy:
     rules: RuleStore
     home: Path
     extra: dict[str, str] = field(default_factory=dict)
+    # The modes whose shell commands run inside a confining sandbox.
+    confined_modes: frozenset[str] = frozenset()
+    # auto mode: commands that run with the network (see ``_listed``).
+    auto_network: tuple[str, ...] = ()
+
+    @property
+    def confined(self) -> bool:
+        """Whether commands in the current mode run inside the sandbox."""
+        return self.mode in self.confined_modes
 
     def decide(self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext) -> Verdict:
         if call.name == "shell_exec":
@@ -69,15 +88,27 @@ class SafetyPolicy:
                     "protected",
                     shell=shell,
                     protected=True,
+                    confined=False,
                 )
             return Verdict(
-                "allow", "safety checks are off for this session", "mode:bypass", shell=shell
+                "allow",
+                "safety checks are off for this session",
+                "mode:bypass",
+                shell=shell,
+                confined=False,
             )
+        if not self._inside(cwd):
+            reason = f"its directory {cwd} is outside the work directory"
+            return Verdict("deny", reason, "cwd:outside", shell=shell)
         if shell.action == "deny":
             return Verdict("deny", shell.reason, shell.rule, shell=shell)
         if protected:
             return self._ask_or_refuse(
-                f"it writes the protected path {protected[0]}", "protected", shell, True
+                f"it writes the protected path {protected[0]}",
+                "protected",
+                shell,
+                True,
+                confined=False,
             )
         secrets = [
             r for r in shell.reads if self.paths.check(r, write=False, cwd=cwd).zone == "secret"
@@ -86,17 +117,66 @@ class SafetyPolicy:
             return self._ask_or_refuse(
                 f"it reads the secret file {secrets[0]}", "secret-read", shell
             )
-        if shell.action == "allow":
-            return Verdict("allow", shell.reason, shell.rule, shell=shell)
+        network = bool(getattr(shell, "network", False))
+        confined = self.confined
+        outside = [w for w in shell.writes if w != "?" and not self._inside(Path(w))]
+        if shell.action == "allow" and not network:
+            return Verdict("allow", shell.reason, shell.rule, shell=shell, confined=confined)
         argvs = [_argv(c) for c in shell.commands]
         rule = self.rules.match_command(argvs, cwd)
         if rule is not None:
-            return Verdict("allow", f"allowed by your rule: {rule.describe()}", "rule", shell=shell)
+            return Verdict(
+                "allow",
+                f"allowed by your rule: {rule.describe()}",
+                "rule",
+                shell=shell,
+                network=network,
+                confined=confined and not outside,
+            )
         if self.mode == "auto":
-            outside = [w for w in shell.writes if w == "?" or not self._inside(Path(w))]
-            if self.rules.whitelisted(argvs) and not outside:
-                return Verdict("allow", "on the auto-mode whitelist", "auto:whitelist", shell=shell)
-        return self._ask_or_refuse(shell.reason, shell.rule, shell)
+            return self._auto_shell(shell, argvs, cwd, network=network, outside=outside)
+        reason = shell.reason
+        if not confined and shell.action == "allow":
+            reason = "it uses the network"
+        return Verdict(
+            "ask",
+            reason,
+            shell.rule,
+            shell=shell,
+            network=network,
+            confined=confined and not outside,
+        )
+
+    def _auto_shell(
+        self,
+        shell: ShellVerdict,
+        argvs: list[list[str]],
+        cwd: Path,
+        *,
+        network: bool,
+        outside: list[str],
+    ) -> Verdict:
+        def refuse(reason: str, rule: str) -> Verdict:
+            return Verdict("deny", f"auto mode does not ask, and {reason}", rule, shell=shell)
+
+        if not self.confined:
+            return refuse(
+                f"{_lower(shell.reason)}; without a sandbox (bubblewrap) auto mode runs "
+                "only read-only commands",
+                "auto:no-sandbox",
+            )
+        if outside:
+            return refuse(f"it writes {outside[0]}, outside the work directory", "auto:outside")
+        if network and not _listed(self.auto_network, argvs):
+            return refuse(
+                "it uses the network, which auto mode gives only to the commands in "
+                "[safety] auto_network_commands",
+                "auto:network",
+            )
+        if shell.action == "allow" or self.rules.whitelisted(argvs):
+            why = "runs inside the sandbox" + (" with the network" if network else "")
+            return Verdict("allow", why, "auto:sandboxed", shell=shell, network=network)
+        return refuse(_lower(shell.reason), f"auto:{shell.rule}")
 
     # ---- files ---------------------------------------------------------------------
 
@@ -155,6 +235,8 @@ class SafetyPolicy:
         shell: ShellVerdict | None = None,
         protected: bool = False,
         path: PathVerdict | None = None,
+        *,
+        confined: bool = True,
     ) -> Verdict:
         if self.mode == "auto":
             return Verdict(
@@ -165,7 +247,9 @@ class SafetyPolicy:
                 shell,
                 protected,
             )
-        return Verdict("ask", reason, rule, path, shell, protected)
+        return Verdict(
+            "ask", reason, rule, path, shell, protected, confined=confined and self.confined
+        )
 
     def _inside(self, path: Path) -> bool:
         return self.paths.check(path, write=True).zone in {"workdir", "allowed"}
@@ -185,6 +269,23 @@ def _argv(command: str) -> list[str]:
         return shlex.split(command)
     except ValueError:
         return [command]
+
+
+def _listed(entries: tuple[str, ...], argvs: list[list[str]]) -> bool:
+    """Every simple command is one of ``entries``: the same words, or the words
+    before a trailing ``*`` followed by anything."""
+
+    def one(argv: list[str]) -> bool:
+        for entry in entries:
+            words = _argv(entry)
+            if words[-1:] == ["*"]:
+                if argv[: len(words) - 1] == words[:-1]:
+                    return True
+            elif argv == words:
+                return True
+        return False
+
+    return bool(argvs) and all(one(argv) for argv in argvs)
 
 
 def _lower(text: str) -> str:

@@ -76,8 +76,10 @@ class LocalSandbox:
         limits: ResourceLimits | None = None,
         kill_grace_s: float = 2.0,
         shell: str | None = None,
+        env_filter: Callable[[dict[str, str]], dict[str, str]] | None = None,
     ) -> None:
         self.limits = limits or ResourceLimits()
+        self.env_filter = env_filter
         self.kill_grace_s = kill_grace_s
         self.shell = shell or shutil.which("bash") or "/bin/sh"
         self._jobs: dict[int, BackgroundJob] = {}
@@ -131,6 +133,11 @@ class LocalSandbox:
         """The process to start for ``spec`` (other backends wrap it)."""
         return [self.shell, "-c", spec.command]
 
+    def environment(self, spec: CommandSpec) -> dict[str, str]:
+        """The command's environment: ours plus ``spec.env``, filtered."""
+        env = {**os.environ, **(spec.env or {})}
+        return env if self.env_filter is None else self.env_filter(env)
+
     def _spawn(
         self, spec: CommandSpec, log_path: Path | None
     ) -> tuple[subprocess.Popen[bytes], int]:
@@ -140,7 +147,7 @@ class LocalSandbox:
         else:
             read_fd, write_fd = os.pipe()
             os.set_blocking(read_fd, False)
-        env = {**os.environ, **(spec.env or {})}
+        env = self.environment(spec)
         try:
             proc = subprocess.Popen(
                 self.argv(spec),

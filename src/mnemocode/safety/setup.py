@@ -14,6 +14,7 @@ from mnemocode.core.protocols import Approver, CommandResult, CommandSpec, Tools
 from mnemocode.safety.audit import AuditLog
 from mnemocode.safety.bubblewrap import BubblewrapSandbox, bwrap_path
 from mnemocode.safety.checkpoints import CheckpointStore
+from mnemocode.safety.confinement import HIDDEN_HOME, Confinement
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.network import guarded_transport
 from mnemocode.safety.paths import PathPolicy
@@ -25,32 +26,90 @@ from mnemocode.safety.secrets import Redactor
 
 
 class ModalSandbox:
-    """Runs each command in the sandbox configured for the current mode."""
+    """Runs each command where its mode and grant say: inside bubblewrap (confined)
+    in ask and auto mode, as a plain process group with the secrets taken out of
+    its environment when a command was approved to run unconfined, and untouched
+    in bypass mode and for the user's own ``!cmd`` (``for_user``)."""
 
-    def __init__(self, policy: SafetyPolicy, config: SafetyConfig, writable: list[Path]) -> None:
-        self.policy, self.config = policy, config
-        self.local = LocalSandbox()
+    def __init__(
+        self, policy: SafetyPolicy, config: SafetyConfig, confinement: Confinement
+    ) -> None:
+        self.policy, self.config, self.confinement = policy, config, confinement
+        self.plain = LocalSandbox()
+        self.scrubbed = LocalSandbox(env_filter=confinement.environment)
         self._bwrap: BubblewrapSandbox | None = None
-        self.writable = writable
-        self.fallback_note = ""
+
+    @property
+    def fallback_note(self) -> str:
+        """Why commands are not confined in the current mode ("" when they are)."""
+        mode = self.policy.mode
+        if mode == "bypass":
+            return "bypass mode: commands run outside the sandbox"
+        kind = self.config.sandbox_auto if mode == "auto" else self.config.sandbox_ask
+        if kind != "bubblewrap":
+            return f'[safety] sandbox_{mode} = "{kind}": commands are not confined'
+        if bwrap_path() is None:
+            return (
+                "bubblewrap is not installed, so commands are not confined: "
+                + (
+                    "auto mode runs only read-only commands"
+                    if mode == "auto"
+                    else "every command that is not read-only asks"
+                )
+                + " (Debian/Ubuntu: apt install bubblewrap)"
+            )
+        return ""
+
+    def describe(self) -> str:
+        """In words, where commands run now."""
+        if self.policy.mode == "bypass":
+            return "commands run on this machine with no sandbox"
+        if not self.policy.confined:
+            return "commands are not confined (no sandbox)"
+        network = "on" if self.config.sandbox_network else "off unless approved"
+        return (
+            "commands run in a bubblewrap sandbox: only the work directory is writable, "
+            f"credentials are hidden, network {network}"
+        )
 
     def current(self) -> LocalSandbox:
-        kind = self.config.sandbox_auto if self.policy.mode == "auto" else self.config.sandbox_ask
-        if kind == "bubblewrap":
-            if bwrap_path() is None:
-                self.fallback_note = "bubblewrap is not installed; using the local sandbox"
-                return self.local
-            if self._bwrap is None:
-                self._bwrap = BubblewrapSandbox(
-                    writable=self.writable, network=self.config.sandbox_network
-                )
-            return self._bwrap
-        return self.local
+        if self.policy.mode == "bypass":
+            return self.plain
+        if self.policy.confined:
+            return self._confining()
+        return self.scrubbed
+
+    def for_user(self) -> LocalSandbox:
+        """The user's own commands run as in their terminal."""
+        return self.plain
+
+    def _confining(self) -> BubblewrapSandbox:
+        if self._bwrap is None:
+            self._bwrap = BubblewrapSandbox(
+                confinement=self.confinement, network=self.config.sandbox_network
+            )
+        return self._bwrap
 
     async def run(
         self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
     ) -> CommandResult:
-        return await self.current().run(spec, on_output)
+        sandbox = self.current()
+        if not spec.confined and sandbox is not self.plain:
+            sandbox = self.scrubbed
+        return await sandbox.run(spec, on_output)
+
+    async def aclose(self) -> None:
+        for sandbox in (self.plain, self.scrubbed, self._bwrap):
+            if sandbox is not None:
+                await sandbox.aclose()
+
+
+def confined_modes(config: SafetyConfig) -> frozenset[str]:
+    """The modes whose commands run inside bubblewrap on this machine."""
+    if bwrap_path() is None:
+        return frozenset()
+    kinds = {"ask": config.sandbox_ask, "auto": config.sandbox_auto}
+    return frozenset(mode for mode, kind in kinds.items() if kind == "bubblewrap")
 
 
 @dataclass(slots=True)
@@ -75,7 +134,14 @@ def build_policy(
     rules = RuleStore(
         global_path=mnemo_home / "rules.toml", project_path=state_dir / "rules.toml", home=user_home
     )
-    return SafetyPolicy(config.mode, paths, rules, user_home)
+    return SafetyPolicy(
+        config.mode,
+        paths,
+        rules,
+        user_home,
+        confined_modes=confined_modes(config),
+        auto_network=tuple(config.auto_network_commands),
+    )
 
 
 def build_safety(
@@ -108,6 +174,14 @@ def build_safety(
         redactor=redactor,
         rules=rules,
     )
-    sandbox = ModalSandbox(policy, config, [workdir, *extra])
+    confinement = Confinement(
+        workdir=workdir,
+        home=user_home,
+        mnemo_home=mnemo_home,
+        writable=tuple(extra),
+        hidden=(*HIDDEN_HOME, *config.sandbox_hidden_paths),
+        env_passthrough=frozenset(config.env_passthrough),
+    )
+    sandbox = ModalSandbox(policy, config, confinement)
     transport = functools.partial(guarded_transport, allow_private=config.allow_private_network)
     return Safety(guard, policy, rules, paths, checkpoints, audit, sandbox, transport)

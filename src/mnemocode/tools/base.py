@@ -13,7 +13,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from mnemocode.core.errors import ToolError
+from mnemocode.core.errors import ToolDenied, ToolError
 from mnemocode.core.protocols import ToolContext, Toolset
 from mnemocode.core.types import ContentPart, TextPart, ToolCall, ToolResult, ToolSpec
 
@@ -50,6 +50,8 @@ class Tool:
             kwargs[self.context_param] = ctx
         try:
             output = await self.function(**kwargs)
+        except ToolDenied as exc:
+            return ToolResult.of_text(call, str(exc), is_error=True, denied_by=exc.by)
         except ToolError as exc:
             return ToolResult.of_text(call, str(exc), is_error=True)
         content: list[ContentPart] = [TextPart(output)] if isinstance(output, str) else output

@@ -1,0 +1,246 @@
+"""What a confined command may see and change: the plan a sandbox backend mounts.
+
+The sandbox is the guarantee; this module says what it guarantees:
+
+- the root file system read-only; writable only the work directory (plus the
+  configured extra paths) and a private ``/tmp``;
+- inside the writable places, read-only: the paths that make git or mnemo run
+  code later (``.git/hooks``, ``.git/config``, ``.git/commondir``, ``.git/info``,
+  gitdir pointer files and the config and hooks of embedded repositories), mnemo's
+  project config and memory, ``.envrc``, ``.mcp.json``, ``.claude/``, ``.codex/``,
+  and the shell start-up files of a home directory that happens to be writable;
+- invisible (an empty directory or an empty file mounted over them): the user's
+  credential stores and mnemo's own home;
+- an environment without secret-named variables (API keys never reach a child).
+
+Protected paths that do not exist yet cannot be mounted over without creating
+them; ``planted`` lists those a command created, so the sandbox removes them
+afterwards and says so (a tripwire, not a mount).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mnemocode.safety.secrets import is_secret_name
+
+# Relative to the work directory (and every other writable root).
+WORKDIR_PROTECTED: tuple[str, ...] = (
+    ".git/hooks",
+    ".git/config",
+    ".git/config.worktree",
+    ".git/commondir",
+    ".git/info",
+    ".git/modules",
+    "mnemo.toml",
+    ".mnemo",
+    ".envrc",
+    ".mcp.json",
+    ".claude",
+    ".codex",
+    ".agents",
+)
+# Relative to the user's home: start-up files, protected when the home (or a part
+# of it) is writable, e.g. a work directory that is the home itself.
+HOME_PROTECTED: tuple[str, ...] = (
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".config/fish",
+    ".config/autostart",
+    ".config/systemd",
+    ".gitconfig",
+    ".config/git",
+)
+# Relative to the user's home: credential stores, invisible inside the sandbox.
+HIDDEN_HOME: tuple[str, ...] = (
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".config/gh",
+    ".config/hub",
+    ".netrc",
+    ".git-credentials",
+    ".config/git/credentials",
+    ".docker",
+    ".kube",
+    ".gnupg",
+    ".pypirc",
+    ".pip/pip.conf",
+    ".config/pip/pip.conf",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".gem/credentials",
+    ".password-store",
+    ".vault-token",
+    ".terraform.d/credentials.tfrc.json",
+    ".config/rclone",
+    ".s3cfg",
+    ".boto",
+    ".my.cnf",
+    ".pgpass",
+    ".local/share/keyrings",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".lesshst",
+    ".local/share/fish/fish_history",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+)
+# Embedded repositories are looked for this deep below a writable root, skipping
+# folders that only hold dependencies or build output.
+_SCAN_DEPTH = 3
+_SCAN_SKIP = frozenset(
+    {"node_modules", ".venv", "venv", "__pycache__", "target", "dist", "build", ".tox"}
+)
+# Variables a child process keeps even though their names look secret.
+_ALWAYS_PASS = frozenset({"SSH_AUTH_SOCK"})
+
+
+@dataclass(frozen=True, slots=True)
+class Confinement:
+    """The mount plan of one session. ``hidden``/``protected`` entries are
+    relative names; ``mounts`` turns them into what exists on disk now."""
+
+    workdir: Path
+    home: Path
+    mnemo_home: Path
+    writable: tuple[Path, ...] = ()
+    hidden: tuple[str, ...] = HIDDEN_HOME
+    protected: tuple[str, ...] = WORKDIR_PROTECTED
+    # Environment variables passed through although their names look secret.
+    env_passthrough: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Every writable place (the work directory first), resolved."""
+        found = [Path(os.path.realpath(self.workdir))]
+        found += [Path(os.path.realpath(p)) for p in self.writable]
+        return tuple(dict.fromkeys(found))
+
+    def allows_cwd(self, cwd: Path) -> bool:
+        real = os.path.realpath(cwd)
+        return any(real == str(r) or real.startswith(str(r) + os.sep) for r in self.roots)
+
+    def read_only(self) -> Iterator[Path]:
+        """Existing paths inside the writable roots to mount read-only."""
+        home = Path(os.path.abspath(self.home))
+        for root in self.roots:
+            for name in self.protected:
+                path = root / name
+                if os.path.lexists(path):
+                    yield path
+            yield from _embedded_git(root)
+            for name in HOME_PROTECTED:
+                path = home / name
+                if _under(path, root) and os.path.lexists(path):
+                    yield path
+
+    def absent_protected(self) -> list[Path]:
+        """Protected names that do not exist yet (watched by the tripwire)."""
+        missing = []
+        for root in self.roots:
+            for name in self.protected:
+                path = root / name
+                if not os.path.lexists(path) and os.path.isdir(path.parent):
+                    missing.append(path)
+        return missing
+
+    def hidden_paths(self) -> Iterator[Path]:
+        """Existing credential stores and mnemo's home, to mount empty over."""
+        home = Path(os.path.abspath(self.home))
+        for name in self.hidden:
+            path = home / name
+            if os.path.lexists(path):
+                yield path
+        mnemo = Path(os.path.abspath(self.mnemo_home))
+        if os.path.isdir(mnemo) and not any(_under(root, mnemo) for root in self.roots):
+            yield mnemo
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        return scrub_environment(env, keep=self.env_passthrough)
+
+
+def scrub_environment(
+    env: Mapping[str, str], *, keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """``env`` without the variables whose names look like they hold a secret."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name in keep or name in _ALWAYS_PASS or not is_secret_name(name)
+    }
+
+
+def remove_planted(paths: Sequence[Path]) -> list[Path]:
+    """Remove the protected paths in ``paths`` that exist now; the ones removed."""
+    removed = []
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _under(path: Path, root: Path) -> bool:
+    text, prefix = str(path), str(root)
+    return text == prefix or text.startswith(prefix.rstrip(os.sep) + os.sep)
+
+
+_GIT_DIR_PARTS = ("config", "hooks", "info", "commondir")
+
+
+def _embedded_git(root: Path) -> Iterator[Path]:
+    """Gitdir pointer files and the config and hooks of repositories below ``root``
+    (not its own ``.git``, which ``WORKDIR_PROTECTED`` covers)."""
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        names = {e.name for e in entries}
+        if folder != root and {"HEAD", "config", "objects"} <= names:
+            # A bare or embedded git directory (vendor/lib.git): its config runs code.
+            yield from (folder / name for name in _GIT_DIR_PARTS if name in names)
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name == ".git" and folder != root:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from (path / n for n in _GIT_DIR_PARTS if os.path.lexists(path / n))
+                else:
+                    yield path  # a gitdir pointer file
+            elif depth < _SCAN_DEPTH and _descend(entry):
+                stack.append((path, depth + 1))
+
+
+def _descend(entry: os.DirEntry[str]) -> bool:
+    return (
+        entry.name != ".git"
+        and entry.name not in _SCAN_SKIP
+        and entry.is_dir(follow_symlinks=False)
+    )
