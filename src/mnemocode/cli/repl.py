@@ -270,7 +270,10 @@ class Repl:
         self._shell_runs += 1
         call = ToolCall(f"user_shell_{self._shell_runs}", "shell_exec", {"command": command})
         ctx = dataclasses.replace(
-            self.app.agent.tool_context, current_call_id=call.id, emit=self.renderer
+            self.app.agent.tool_context,
+            current_call_id=call.id,
+            emit=self.renderer,
+            sandbox=self.app.safety.sandbox.for_user(),  # the user's own, as in a terminal
         )
         self.renderer.begin_tool(call)
         try:

@@ -259,13 +259,26 @@ def doctor_checks(opts: Options) -> list[Check]:
         else ("warn", "ripgrep", "not found; grep uses the slower Python fallback")
     )
     checks.append(_tool_version("git", shutil.which("git")))
-    bwrap = shutil.which("bwrap")
-    checks.append(
-        ("ok", "bubblewrap", bwrap)
-        if bwrap
-        else ("warn", "bubblewrap", "not found; sandbox is process-group only")
-    )
+    checks.append(_sandbox_check())
     return checks
+
+
+def _sandbox_check() -> tuple[str, str, str]:
+    from mnemocode.safety.bubblewrap import bwrap_path, bwrap_problem
+
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return (
+            "warn",
+            "sandbox",
+            "bubblewrap not found: commands are not confined, so ask mode asks for every "
+            "command that is not read-only and auto mode runs only read-only ones "
+            "(Debian/Ubuntu: apt install bubblewrap)",
+        )
+    problem = bwrap_problem()
+    if problem:
+        return ("fail", "sandbox", f"{bwrap} does not start: {problem}")
+    return ("ok", "sandbox", f"bubblewrap ({bwrap}): work directory writable, network off")
 
 
 def doctor_command(ctx: typer.Context, verbose: VerboseOpt = False) -> None:

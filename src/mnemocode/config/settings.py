@@ -79,11 +79,23 @@ class SafetyConfig(_Strict):
     mode: Literal["ask", "auto", "bypass"] = "ask"
     # Folders besides the work directory the agent may write to (~ expanded).
     extra_allowed_paths: list[str] = Field(default_factory=list)
-    # Which sandbox runs shell commands in each mode; bubblewrap falls back to the
-    # local sandbox (with a notice) where `bwrap` is not installed.
-    sandbox_ask: SandboxKind = "local"
+    # Which sandbox runs shell commands in each mode. Without `bwrap` (or with
+    # "local") nothing confines them: ask mode then asks for every command that is
+    # not read-only, and auto mode refuses those.
+    sandbox_ask: SandboxKind = "bubblewrap"
     sandbox_auto: SandboxKind = "bubblewrap"
-    sandbox_network: bool = True
+    # Network inside the sandbox for every command; off: only for commands the user
+    # approves, and in auto mode for `auto_network_commands`.
+    sandbox_network: bool = False
+    # Commands auto mode runs with the network (exact words; a trailing " *" takes
+    # any further arguments), e.g. ["npm install", "pip install -r requirements.txt"].
+    auto_network_commands: list[str] = Field(default_factory=list)
+    # Home-relative paths hidden inside the sandbox besides the built-in credential
+    # stores (~/.ssh, ~/.aws, ~/.netrc, …).
+    sandbox_hidden_paths: list[str] = Field(default_factory=list)
+    # Environment variables that reach commands although their names look secret
+    # (API keys and tokens are removed from every command's environment).
+    env_passthrough: list[str] = Field(default_factory=list)
     # web_fetch may reach loopback and private addresses (local docs servers).
     allow_private_network: bool = False
     # Hosts web_fetch reaches in auto mode (and in ask mode without a question):

@@ -32,12 +32,7 @@ async def auto_command(ctx: ReplContext, arg: str) -> None:
         return
     if words[0] in {"on", "off"}:
         ctx.app.set_mode("auto" if words[0] == "on" else "ask")
-        note = (
-            " — commands run in " + safety.sandbox.current().__class__.__name__
-            if words[0] == "on"
-            else ""
-        )
-        _say(ctx, f"mode: {safety.policy.mode}{note}", "bold")
+        _say(ctx, f"mode: {safety.policy.mode} — {safety.sandbox.describe()}", "bold")
         if safety.sandbox.fallback_note:
             _say(ctx, safety.sandbox.fallback_note, "yellow")
         return
