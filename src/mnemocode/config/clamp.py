@@ -38,6 +38,10 @@ def _subset(mine: Any, theirs: Any) -> bool:
     return isinstance(mine, list) and all(item in theirs for item in mine)
 
 
+def _superset(mine: Any, theirs: Any) -> bool:
+    return isinstance(mine, list) and all(item in mine for item in theirs)
+
+
 def _not_lower(mine: Any, theirs: Any) -> bool:
     return not isinstance(mine, int | float) or mine >= theirs
 
@@ -51,6 +55,7 @@ SAFETY_RULES: Mapping[str, tuple[Rule, str]] = {
     "sandbox_network": (_only_false, "a project can only turn it off"),
     "allow_private_network": (_only_false, "a project can only turn it off"),
     "extra_allowed_paths": (_subset, "a project cannot add writable folders"),
+    "sandbox_hidden_paths": (_superset, "a project can only hide more paths"),
     "checkpoint_max_age_days": (_not_lower, "a project cannot keep less undo history"),
     "checkpoint_max_mb": (_not_lower, "a project cannot keep less undo history"),
 }
@@ -139,6 +144,8 @@ def _clamp_safety(file: ProjectFile, user: SafetyConfig, out: Clamped) -> None:
         return
     for key in list(safety):
         rule = SAFETY_RULES.get(key)
+        if key not in type(user).model_fields:
+            continue  # an unknown key: validation reports it with its line
         if rule is None:
             _refuse(out, file, ("safety", key), "a project cannot set this safety key")
         elif not rule[0](safety[key], getattr(user, key)):
