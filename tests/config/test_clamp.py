@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
 from mnemocode.config import LoadedSettings, load_settings
 from mnemocode.config.clamp import ProjectFile, clamp_project, endpoint_of
@@ -193,7 +194,7 @@ def test_folder_wants_names_each_key_and_what_would_be_refused(
 
 def test_a_project_may_only_hide_more_paths(project: Path) -> None:
     class Hidden(SafetyConfig):  # the field comes with the sandbox's config
-        sandbox_hidden_paths: list[str] = ["~/.secret"]
+        sandbox_hidden_paths: list[str] = Field(default_factory=lambda: ["~/.secret"])
 
     def clamp(value: list[str]) -> dict[str, object]:
         data = {"safety": {"sandbox_hidden_paths": value}}
