@@ -34,8 +34,8 @@ HOME = Path("/home/user")
 
 # Threshold: at least 95% of the non-conflicting cases agree. Every disagreement
 # below is deliberate and explained (we are stricter nowhere Codex allows, and
-# more permissive only where the command provably only reads); 135 of 142 agree
-# today (95.1%). The exact-set assertion in test_every_disagreement_is_known is
+# more permissive only where the command provably only reads); 136 of 142 agree
+# today (95.8%). The exact-set assertion in test_every_disagreement_is_known is
 # what catches a regression; the threshold guards against the allowlist growing.
 THRESHOLD = 0.95
 
@@ -54,9 +54,6 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     "git log -p -1": "S2 asks for all git commands; `git log -p` only reads",
     "git show -p HEAD": "S2 asks for all git commands; `git show -p` only reads",
     "bash -lc 'git log -p -1'": "S2 asks for all git commands; `git log -p` only reads",
-    # The legacy TypeScript CLI asked for printenv. We allow it like `env` with no
-    # command: it only reads, and the secrets layer redacts key values from output.
-    "printenv": "read-only; API-key values are redacted from command output",
 }
 
 

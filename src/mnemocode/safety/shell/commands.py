@@ -102,7 +102,9 @@ def _set(inv: Inv, host: Host) -> Effects:
         elif "o" in word:
             ok = i < len(words) and words[i] in _SET_OPTIONS
             i += 1
-    if ok:
+    if not words:
+        host.an.ask(inv.display, "env:dump", "prints every variable, API keys included")
+    elif ok:
         host.an.allow(inv.display, "safe:set")
     else:
         host.an.ask(inv.display, "env:set", "changes shell options")
@@ -153,7 +155,7 @@ _RECURSIVE = frozenset({"rg", "ag"})
 
 
 def _record_reads(inv: Inv, an: Analysis) -> None:
-    if inv.name in reads.NOT_FILES:
+    if inv.name in reads.NOT_FILES or inv.name in reads.OWN_READS:
         return
     short_values = _READ_VALUES.get(inv.name, "")
     opts = parse_options(inv.args, short_values=short_values)

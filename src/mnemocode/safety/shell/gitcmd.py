@@ -6,7 +6,9 @@ make git run any program (``alias.x=!cmd``, ``core.pager``, ``core.fsmonitor``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from mnemocode.safety.shell.options import Options, parse_options
 from mnemocode.safety.shell.state import Analysis, Inv, Shell
@@ -43,6 +45,7 @@ _CONFIG_READ = ("--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list"
 
 def analyse_git(inv: Inv, an: Analysis) -> None:
     args, shell = inv.args, inv.shell.copy()
+    dirs: list[Path | None] = []  # --git-dir / --work-tree targets
     i = 0
     while i < len(args):
         value = args[i].literal
@@ -62,10 +65,14 @@ def analyse_git(inv: Inv, an: Analysis) -> None:
             what = "sets git configuration on the command line, which can make git run any program"
             an.ask(inv.display, "exec:git-config", what)
             return
+        name, eq, attached = value.partition("=")
+        if name in ("--git-dir", "--work-tree"):
+            target = attached if eq else (args[i + 1].literal if i + 1 < len(args) else None)
+            dirs.append(an.resolve(target, shell) if target else None)
         if value in _GLOBAL_VALUE:
             i += 2
             continue
-        if value in _GLOBAL_FLAGS or value.split("=", 1)[0] in _GLOBAL_VALUE:
+        if value in _GLOBAL_FLAGS or name in _GLOBAL_VALUE:
             i += 1
             continue
         if value in ("--version", "--help", "-h") and i == len(args) - 1:
@@ -76,8 +83,42 @@ def analyse_git(inv: Inv, an: Analysis) -> None:
     if i == len(args):
         an.ask(inv.display, "unknown:git", "runs git without a subcommand")
         return
+    foreign = _foreign_repository(an, [shell.cwd, *dirs])
+    if foreign is not None:
+        what = f"runs git in {foreign}, a repository other than the work directory's"
+        an.ask(inv.display, "exec:git-embedded-repo", what + " (its config can run commands)")
+        return
     sub = args[i].literal or "?"
     _subcommand(sub, args[i + 1 :], Inv(inv.name, inv.args, inv.display, shell), an)
+
+
+def _repository_of(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` that has a ``.git`` or is a git dir."""
+    for folder in (path, *path.parents):
+        if os.path.lexists(folder / ".git") or _is_git_dir(folder):
+            return folder
+    return None
+
+
+def _is_git_dir(folder: Path) -> bool:
+    has = os.path.exists
+    return has(folder / "HEAD") and (has(folder / "config") or has(folder / "objects"))
+
+
+def _foreign_repository(an: Analysis, places: list[Path | None]) -> Path | None:
+    """A place git would run in whose repository is not the work directory's own:
+    an embedded repository (``vendor/lib/.git``, ``vendor/lib.git``) brings its own
+    config (``core.fsmonitor``, ``core.worktree``), which git obeys even for
+    ``status``. A place known only at run time counts as foreign."""
+    home = _repository_of(an.workdir)
+    own = {home, home / ".git"} if home is not None else set()
+    for place in places:
+        if place is None:
+            return Path("?")
+        found = _repository_of(place)
+        if found is not None and found not in own:
+            return found
+    return None
 
 
 def _subcommand(sub: str, rest: list[Arg], inv: Inv, an: Analysis) -> None:
@@ -85,6 +126,7 @@ def _subcommand(sub: str, rest: list[Arg], inv: Inv, an: Analysis) -> None:
     if opts.dynamic:
         an.ask(inv.display, "unknown:dynamic-argument", "has an argument known only at run time")
         return
+    _file_reads(sub, rest, inv, an)
     if sub in _READ_ONLY:
         risky = [f for f in _RISKY_READ_FLAGS if opts.has(f)]
         if sub == "grep" and "O" in opts.short_chars():
@@ -99,6 +141,23 @@ def _subcommand(sub: str, rest: list[Arg], inv: Inv, an: Analysis) -> None:
         an.allow(inv.display, f"safe:git-{sub}")
         return
     _writer(sub, opts, inv, an)
+
+
+def _file_reads(sub: str, rest: list[Arg], inv: Inv, an: Analysis) -> None:
+    """Files git reads by name: `diff --no-index A B`, `grep --no-index PAT [PATHS]`,
+    `blame --contents F`, `commit|tag|merge -F F`."""
+    if sub in ("commit", "tag", "merge", "notes"):
+        opts = parse_options(rest, short_values="Fm", long_values=("--file", "--message"))
+        for source in opts.values("-F", "--file"):
+            an.read(source, inv.shell, inv.display)
+        return
+    opts = parse_options(rest, long_values=("--contents",))
+    for source in opts.values("--contents"):
+        an.read(source, inv.shell, inv.display)
+    if opts.has("--no-index") and sub in ("diff", "grep"):
+        paths = opts.operands[1:] if sub == "grep" else opts.operands
+        for path in paths or [Arg(".", ".")]:
+            an.read(path, inv.shell, inv.display, recursive=True)
 
 
 def _branch_reads(opts: Options) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from mnemocode.safety.shell.options import Options, parse_options
 from mnemocode.safety.shell.state import Analysis, Inv
-from mnemocode.safety.shell.verdict import names
+from mnemocode.safety.shell.verdict import literal, names
 
 Outcome = tuple[str, str] | None
 Checker = Callable[[Inv, Analysis], Outcome]
@@ -22,9 +22,9 @@ PLAIN = names(
     """
     ls cat head tail wc nl tac rev pwd echo printf true false : whoami id groups uname
     uptime nproc arch which whereis type basename dirname realpath readlink stat du df free
-    printenv cut tr paste join comm fold fmt column expand unexpand grep egrep fgrep zgrep
+    cut tr paste join comm fold fmt column expand unexpand grep egrep fgrep zgrep
     cmp diff seq test [ expr md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum
-    cksum sum od hexdump strings numfmt jq tty locale sleep logname users who w ps getconf
+    cksum sum od hexdump strings numfmt tty locale sleep logname users who w getconf
     zcat bzcat xzcat lsb_release wait jobs exit return break continue shift shopt dirs
     times cal ncal look lsblk lscpu lsof pgrep pstree
     """
@@ -40,6 +40,8 @@ NOT_FILES = names(
     """
 )
 _DYNAMIC = ("unknown:dynamic-argument", "has an argument known only at run time")
+# Checkers that record the files they read themselves (their operands are not all files).
+OWN_READS = names("awk gawk mawk nawk jq")
 
 
 def _write_flag(inv: Inv, an: Analysis, opts: Options, *flags: str) -> Outcome:
@@ -52,6 +54,31 @@ def _write_flag(inv: Inv, an: Analysis, opts: Options, *flags: str) -> Outcome:
         an.record("?")
     shown = targets[0].show() if targets else "a file"
     return f"write:{inv.name}-output", f"writes its output to {shown}"
+
+
+def _printenv(inv: Inv, an: Analysis) -> Outcome:
+    """`printenv NAME` reads freely unless NAME looks like a secret; a dump of the
+    whole environment asks (it holds the API keys)."""
+    from mnemocode.safety.secrets import is_secret_name
+
+    words = [a.literal for a in inv.args if not (a.literal or "").startswith("-")]
+    if not words:
+        return "env:dump", "prints the whole environment, API keys included"
+    if any(w is None or is_secret_name(w) for w in words):
+        return "env:secret-variable", "prints a variable that may hold a secret"
+    return None
+
+
+def _ps(inv: Inv, an: Analysis) -> Outcome:
+    """`ps e`, `ps eww`, `ps -E`: other processes' environments (their API keys)."""
+    for arg in inv.args:
+        value = arg.literal
+        if value is None:
+            return _DYNAMIC
+        bsd = not value.startswith("-") and "e" in value
+        if bsd or value in ("-E", "--environment") or "environ" in value:
+            return "env:ps-environment", "shows the environment of running processes"
+    return None
 
 
 def _sort(inv: Inv, an: Analysis) -> Outcome:
@@ -142,6 +169,9 @@ def _tree(inv: Inv, an: Analysis) -> Outcome:
     return _write_flag(inv, an, opts, "-o")
 
 
+_GETLINE = r"getline(?:\s+[A-Za-z_]\w*(?:\[[^]]*\])?)?\s*<\s*"
+
+
 def _awk(inv: Inv, an: Analysis) -> Outcome:
     programs, operands = [], []
     args = list(inv.args)
@@ -150,7 +180,7 @@ def _awk(inv: Inv, an: Analysis) -> Outcome:
         if value is None:
             return _DYNAMIC
         if value == "--":
-            operands = [a.literal for a in args]
+            operands = list(args)
             break
         if value in ("-F", "-v", "--field-separator", "--assign") and args:
             args.pop(0)
@@ -161,13 +191,54 @@ def _awk(inv: Inv, an: Analysis) -> Outcome:
         elif value.startswith("-") and value != "-":
             return "exec:awk-flag", f"uses the awk option {value}, which loads or writes files"
         else:
-            operands = [value, *(a.literal for a in args)]
+            operands = [inv.args[len(inv.args) - len(args) - 1], *args]
             break
     if not programs:
-        programs, operands = operands[:1], operands[1:]
+        programs = [operands[0].literal] if operands else []
+        operands = operands[1:]
     for program in programs:
         if program is None or re.search(r"system|[|>@]|/inet", program):
             return "exec:awk-program", "runs an awk program that can write files or run commands"
+        if re.search(r"\bARGV\b|\bENVIRON\b|" + _GETLINE + r"[^\s\"]", program):
+            return "exec:awk-program", "reads files (or the environment) chosen by the program"
+        for name in re.findall(_GETLINE + r'"([^"]*)"', program):
+            an.read(literal(name), inv.shell, inv.display)
+    for operand in operands:
+        if not re.match(r"[A-Za-z_]\w*=", operand.value or ""):  # `var=value` is no file
+            an.read(operand, inv.shell, inv.display)
+    return None
+
+
+def _jq(inv: Inv, an: Analysis) -> Outcome:
+    """Files: the operands after the filter, `--rawfile`/`--slurpfile NAME FILE`,
+    `-f FILE`; after `--args`/`--jsonargs` the operands are values."""
+    args, operands, program_file = list(inv.args), [], False
+    i = 0
+    while i < len(args):
+        value = args[i].literal
+        if value is None:
+            return _DYNAMIC
+        if value in ("--args", "--jsonargs"):
+            break
+        if value in ("--arg", "--argjson"):
+            i += 3
+            continue
+        if value in ("--rawfile", "--slurpfile"):
+            if i + 2 < len(args):
+                an.read(args[i + 2], inv.shell, inv.display)
+            i += 3
+            continue
+        if value in ("-f", "--from-file", "-L", "--indent"):
+            if value in ("-f", "--from-file") and i + 1 < len(args):
+                an.read(args[i + 1], inv.shell, inv.display)
+                program_file = True
+            i += 2
+            continue
+        if not value.startswith("-") or value == "-":
+            operands.append(args[i])
+        i += 1
+    for operand in operands[0 if program_file else 1 :]:
+        an.read(operand, inv.shell, inv.display)
     return None
 
 
@@ -266,6 +337,8 @@ def _sed_substitution(script: str, i: int, command: str) -> int:
 
 
 CHECKED: dict[str, Checker] = {
+    "printenv": _printenv,
+    "ps": _ps,
     "sort": _sort,
     "uniq": _nth_operand_writes(2, "fsw"),
     "xxd": _nth_operand_writes(2, "cglsoC"),
@@ -281,6 +354,7 @@ CHECKED: dict[str, Checker] = {
     "date": _date,
     "hostname": _hostname,
     "tree": _tree,
+    "jq": _jq,
     "awk": _awk,
     "gawk": _awk,
     "mawk": _awk,

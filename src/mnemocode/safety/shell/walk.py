@@ -327,6 +327,9 @@ class Walker:
         words = [text(c) for c in node.children if c.type == "word"]
         if any(re.fullmatch(r"-[a-zA-Z]*[ni][a-zA-Z]*", w) for w in words):
             self.an.ask(label, "env:declare", "declares a reference or integer variable")
+        if not any(c.type in ("variable_assignment", "variable_name") for c in node.children):
+            what = "prints every variable, API keys included"  # `export`, `export -p`
+            self.an.ask(label, "env:dump", what)
         for child in node.children:
             if child.type == "variable_assignment":
                 self.assignment(child, shell, label, prefix=False)

@@ -134,7 +134,7 @@ def env(inv: Inv, host: Host) -> Effects:
         else:
             break
     if i >= len(args):
-        an.allow(inv.display, "safe:env")
+        an.ask(inv.display, "env:dump", "prints the whole environment, API keys included")
         return NOTHING
     return host.classify(args[i:], shell.process())
 
@@ -150,6 +150,8 @@ def xargs(inv: Inv, host: Host) -> Effects:
     if opts.dynamic:
         host.an.ask(inv.display, "unknown:dynamic-argument", _DYNAMIC)
         return NOTHING
+    for source in opts.values("-a", "--arg-file"):
+        host.an.read(source, inv.shell, inv.display)
     inner = opts.operands or [literal("echo")]
     marker = opts.value("-I", "--replace")
     if marker is None and opts.has("-i"):
@@ -175,6 +177,9 @@ def find(inv: Inv, host: Host) -> Effects:
     risky = _find_expression(inv, host, args[i:])
     if risky is None:
         return NOTHING
+    if "-exec" in risky:  # the command reads the files found: everything below the starts
+        for start in starts:
+            an.read(start, inv.shell, inv.display, recursive=True)
     if "-delete" in risky:
         for start in starts:
             path = an.write(start, inv.shell, inv.display)
