@@ -196,3 +196,21 @@ def test_the_repl_asks_once_naming_what_the_folder_wants(world: World) -> None:
         term.send("/quit\r")
     finally:
         term.close()
+
+
+def test_permissions_shows_the_folders_trust_and_revokes_it(world: World) -> None:
+    world.cli("trust")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+    env.update(MNEMO_HOME=str(world.home), TERM="xterm", COLUMNS="200", LINES="40", **KEY_ENV)
+    term = Terminal([sys.executable, "-m", "mnemocode"], world.repo, env)
+    try:
+        term.expect("mode ask")
+        term.send("/permissions\r")
+        term.expect(f"folder trust: {world.repo} trusted on")
+        term.send("/permissions trust revoke\r")
+        term.expect("revoked trust in")
+        term.send("/quit\r")
+    finally:
+        term.close()
+    _, records, stderr = world.run()
+    assert _init(records)["model"] == "mine" and "not trusted" in stderr

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mnemocode.cli.commands import ReplContext, SlashCommand
+from mnemocode.cli.commands.trust import trust_lines, trust_subcommand
 from mnemocode.core.errors import MnemoError
 
 TEMPLATE = """\
@@ -84,6 +85,9 @@ async def template_command(ctx: ReplContext, arg: str) -> None:
 async def permissions_command(ctx: ReplContext, arg: str) -> None:
     rules = ctx.app.safety.rules
     words = arg.split()
+    if words[:1] == ["trust"]:
+        _say(ctx, trust_subcommand(ctx.app.cwd, ctx.app.home, words[1:]))
+        return
     if words[:1] == ["remove"] and len(words) == 2 and words[1].isdigit():
         try:
             removed = rules.remove(int(words[1]))
@@ -102,7 +106,9 @@ async def permissions_command(ctx: ReplContext, arg: str) -> None:
     allowed = sorted(ctx.app.guard.session_allowed)
     if allowed:
         _say(ctx, "allowed for this session: " + ", ".join(allowed), "dim")
-    _say(ctx, "/permissions remove N deletes rule N", "dim")
+    for line in trust_lines(ctx.app.cwd, ctx.app.home):
+        _say(ctx, line, "dim")
+    _say(ctx, "/permissions remove N deletes rule N; /permissions trust revoke", "dim")
 
 
 def _what(arg: str) -> tuple[bool, bool, bool, str]:
@@ -181,7 +187,10 @@ COMMANDS = [
     ),
     SlashCommand("template", "a task template for autonomous runs", template_command, "[goal]"),
     SlashCommand(
-        "permissions", "list or remove your permission rules", permissions_command, "[remove N]"
+        "permissions",
+        "your permission rules and this folder's trust",
+        permissions_command,
+        "[remove N|trust revoke]",
     ),
     SlashCommand(
         "undo",
