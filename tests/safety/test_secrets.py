@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -242,3 +244,180 @@ def test_module_redact_args_uses_the_process_environment(monkeypatch: pytest.Mon
         assert explicit == {"command": "echo [REDACTED:OPENAI_API_KEY]"}
     finally:
         default_redactor.cache_clear()
+
+
+# ---- key material without its armour, credential files, through the real tools -------
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real keys, made by the real tools: OpenSSH ed25519 and RSA, PEM RSA, PKCS#8."""
+    folder = tmp_path_factory.mktemp("keys")
+    made = {"ed25519": ["-t", "ed25519"], "rsa": ["-t", "rsa", "-b", "2048"]}
+    made["pem"] = [*made["rsa"], "-m", "PEM"]
+    for name, args in made.items():
+        subprocess.run(
+            ["ssh-keygen", "-q", *args, "-N", "", "-C", "me@host", "-f", str(folder / name)],
+            check=True,
+        )
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-out", str(folder / "pkcs8")],
+        check=True,
+        capture_output=True,
+    )
+    return {name: folder / name for name in [*made, "pkcs8"]}
+
+
+def _body_pieces(key: Path) -> list[str]:
+    """Every 24-character piece of the key's base64 body: none may survive."""
+    body = "".join(line for line in key.read_text().splitlines() if "-----" not in line)
+    return [body[i : i + 24] for i in range(0, len(body) - 24, 12)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "tail -n +2 {key}",
+        "sed 1d {key}",
+        "xargs -n1 < {key}",
+        "tail -n +2 {key} | tr '\\n' ' '",
+        "sed 1d {key} | tr -d '\\n'",
+        "grep -nv BEGIN {key}",
+        "grep -v BEGIN -H -n {key}",
+        "cat -n {key} | tail -n +2",
+        "tail -n +2 {key} | head -n 4",  # cut short: three lines are enough
+    ],
+)
+def test_key_bodies_without_their_begin_line_are_redacted(
+    keys: dict[str, Path], command: str
+) -> None:
+    redactor = Redactor({})
+    for name, key in keys.items():
+        done = subprocess.run(
+            ["bash", "-c", command.format(key=key)], capture_output=True, text=True, check=True
+        )
+        out = redactor.redact(done.stdout)
+        assert "[REDACTED:private-key]" in out, (name, out)
+        leaked = [piece for piece in _body_pieces(key) if piece in out]
+        if "head -n 4" in command:
+            leaked = [piece for piece in leaked if piece in done.stdout.splitlines()[0]]
+        assert leaked == [], (name, command, out)
+
+
+def test_a_public_key_stays_readable(keys: dict[str, Path]) -> None:
+    redactor = Redactor({})
+    for key in keys.values():
+        public = key.with_name(key.name + ".pub")
+        if public.exists():
+            text = public.read_text()
+            assert redactor.redact(text) == text
+
+
+INTEGRITY = [
+    "/3IjMdb2L9QbBdWiW5e3P2/npwMBaU9mHCSCUzNln0ZCYbcfTsGbTJrU/kGemdH2IWmB2ioZ+zkxtmq6g09fGQ==",
+    "ZTfhKoPaVeQJgt0OCpMg9OvN4r6SYsq1rbiKmmhHTbOcIy6nEn1lPGJWKbI+gqNxJKjDWMbVBVtgZXkMXJ+1lQ==",
+    "XTfhKoPaVeQJgt0OCpMg9OvN4r6SYsq1rbiKmmhHTbOcIy6nEn1lPGJWKbI+gqNxJKjDWMbVBVtgZXkMXJ+1lQ==",
+]
+LOCKFILE = (
+    '    "node_modules/react": {\n      "version": "18.2.0",\n'
+    '      "resolved": "https://registry.npmjs.org/react/-/react-18.2.0.tgz",\n'
+    + "".join(f'      "integrity": "sha512-{value}",\n' for value in INTEGRITY)
+)
+READABLE = [
+    LOCKFILE,
+    # uv.lock / poetry.lock / sha256sum: hex digests, one per line
+    "\n".join(f"{i:064x}" for i in range(2**250, 2**250 + 5)),
+    "d2a84f4b8b650937ec8f73cd8be2c74add5a911ba64df27458ed8229da804a26  dist/a.whl\n" * 4,
+    # go.sum
+    "github.com/a/b v1.0.0 h1:Zbx7H7dk1vD6KxqOUqc7MrYY1Q52khHZ8ZzO6mbdU0w=\n"
+    "github.com/a/b v1.0.0/go.mod h1:Zbx7H7dk1vD6KxqOUqc7MrYY1Q52khHZ8ZzO6mbdU0w=\n" * 3,
+    # a minified JS line
+    '!function(e,t){"object"==typeof exports&&"undefined"!=typeof module?module.exports=t()'
+    ':"function"==typeof define&&define.amd?define(t):(e=e||self).Vue=t()}(this,function()'
+    '{"use strict";var e=Object.freeze({});function t(e){return null==e}' * 10,
+    "A" * 500,  # a run of one character is no key
+    "ThisIsAVeryLongCamelCaseIdentifierThatGoesOnAndOn = 1\n" * 3,
+    "    password = request.form['password']\n    password = self.password\n",
+    "Enter the password for your account.\nThe password is stored in the keychain.\n",
+]
+
+
+@pytest.mark.parametrize("text", READABLE)
+def test_lockfiles_digests_and_code_stay_readable(text: str) -> None:
+    assert Redactor({}).redact(text) == text
+
+
+GHP = "ghp_" + "R4nd0mT0k3nV4lu3x" * 2 + "Ab"
+PAT = "github_pat_11ABCDEFG0" + "aBcD3fGh1jKlMn0pQrStUv" * 2
+ANT = "sk-ant-api03-" + "Kd8Lm2Np4Qr6St" * 6
+PROJ = "sk-proj-" + "Zq8Rk2LmN4pQ7sT1uV3wX5y" * 3
+AWS_FILE_SECRET = "Xk9/aB3+cD5eF7gH1iJ2kL4mN6oP8qR0sT2uV4wY"
+NETRC_PASSWORD = "n3trc-Pa55w0rd-value"
+PYPI_PASSWORD = "pypi-AgEIcHlwaS5vcmcCJGFiY2QtZWZnaA"
+
+
+@pytest.fixture
+def secret_home(tmp_path: Path, keys: dict[str, Path]) -> Path:
+    """A temporary HOME holding fake secrets in their usual files and formats."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        f"aws_secret_access_key = {AWS_FILE_SECRET}\n"
+        f"[work]\nAWS_SECRET_ACCESS_KEY={AWS_FILE_SECRET}\n"
+    )
+    (home / ".netrc").write_text(
+        f"machine api.example.com login octo password {NETRC_PASSWORD}\n"
+        f"machine other.example.com\n  login me\n  password {NETRC_PASSWORD}\n"
+    )
+    (home / ".pypirc").write_text(f"[pypi]\nusername = __token__\npassword = {PYPI_PASSWORD}\n")
+    (home / "project").mkdir()
+    (home / "project" / "settings.py").write_text(
+        f'GITHUB = "{GHP}"\nPAT = "{PAT}"\nCLAUDE = "{ANT}"\nOPENAI = "{PROJ}"\n'
+    )
+    (home / ".ssh").mkdir()
+    key = keys["ed25519"]
+    (home / ".ssh" / "id_ed25519").write_bytes(key.read_bytes())
+    return home
+
+
+MARKERS = [GHP, PAT, ANT, PROJ, AWS_FILE_SECRET, NETRC_PASSWORD, PYPI_PASSWORD]
+
+
+def _leaks(text: str, home: Path) -> list[str]:
+    key = home / ".ssh" / "id_ed25519"
+    return [m for m in MARKERS if m in text] + [p for p in _body_pieces(key) if p in text]
+
+
+async def test_file_read_and_grep_output_is_redacted(secret_home: Path) -> None:
+    from mnemocode.core.protocols import ToolContext
+    from mnemocode.core.types import ToolCall
+    from mnemocode.safety.sandbox import LocalSandbox
+    from mnemocode.tools.files import file_read
+    from mnemocode.tools.search import grep
+
+    ctx = ToolContext(cwd=secret_home, sandbox=LocalSandbox(), settings={})
+    redactor = Redactor({})
+    outputs = []
+    for path in [
+        ".aws/credentials",
+        ".netrc",
+        ".pypirc",
+        "project/settings.py",
+        ".ssh/id_ed25519",
+    ]:
+        result = await file_read.run(ToolCall("1", "file_read", {"path": path}), ctx)
+        assert not result.is_error, result.text
+        outputs.append(result.text)
+    for pattern, path in [(".", ".aws"), ("pass", "."), (".", ".ssh"), ("[A-Za-z0-9]{40}", ".")]:
+        call = ToolCall("2", "grep", {"pattern": pattern, "path": path, "max_results": 500})
+        result = await grep.run(call, ctx)
+        assert not result.is_error, result.text
+        outputs.append(result.text)
+    # The tools hand the secrets over verbatim: redaction is what keeps them out.
+    assert set(_leaks("\n".join(outputs), secret_home)) >= set(MARKERS)
+    for text in outputs:
+        assert _leaks(redactor.redact(text), secret_home) == [], redactor.redact(text)
+    redacted = redactor.redact(outputs[0])
+    assert "aws_secret_access_key = [REDACTED:credential]" in redacted
+    assert "[REDACTED:aws-access-key-id]" in redacted

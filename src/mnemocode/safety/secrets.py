@@ -13,7 +13,23 @@
   end of the text when the output was cut), the password in ``scheme://user:pw@``
   URLs and the credential after ``Authorization: Bearer|Basic|Token``.
 
-All of it is one compiled regular expression, so a megabyte of output is one pass.
+- key material without its armour (``tail -n +2 id_rsa``, ``xargs -n1 < id_rsa``, the
+  key split into words, some of its lines picked by grep): three or more base64
+  chunks of 40–100 characters in a row, one per line or separated by spaces (and by
+  ``grep -n``/``cat -n``/``file_read`` line prefixes), a line that is one such chunk
+  alone, and any base64 run of 200 characters or more, become
+  ``[REDACTED:private-key]``. Both must mix capitals, small letters and digits, so
+  hex digests, ``sha512-…`` integrity fields (88 characters), minified code and
+  repeated characters stay; an OpenSSH public key (``ssh-ed25519 AAAA…``) stays;
+  certificates and other long base64 (``data:`` URIs) are redacted;
+- credential-file lines: ``aws_secret_access_key``/``aws_session_token`` (the
+  ``~/.aws/credentials`` format, ``export`` and ``=`` or ``:``), ``password``/``passwd``
+  at the start of a line (``.pypirc``, multi-line ``.netrc``) and ``.netrc``'s
+  ``machine … login … password …`` — the name stays, the value goes.
+
+The shapes are one compiled regular expression; the armourless-key and the
+credential-file rules are one more each, run only when a cheap substring check
+says they could match, so a megabyte of ordinary output is one pass.
 Names that contain a keyword but hold no secret (``SSH_AUTH_SOCK``, ``XAUTHORITY``,
 ``GIT_AUTHOR_NAME``, ``KEYBOARD``…) are left alone. The trade-off is deliberate:
 a variable named like a secret whose value is an ordinary word (``AUTH_MODE=disabled``)
@@ -25,6 +41,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,6 +128,70 @@ _KEPT_PREFIX = {
 }
 
 
+# Key material without its BEGIN line, and credential-file lines (see the docstring).
+_B64 = "A-Za-z0-9+/"
+_CHUNK = f"[{_B64}]{{40,100}}={{0,2}}"
+# What grep -n, cat -n and file_read put before a line: "path:12:", "12-", "    12\t".
+_LINE_PREFIX = r"(?:(?:[^\n:]{0,200}[:-])?[0-9]+[:-]|[ \t]*[0-9]+\t)?"
+# Between two chunks: spaces, or a line break (and a line prefix).
+_SEP = rf"(?:[ \t]+|[ \t]*\r?\n{_LINE_PREFIX}[ \t]*)"
+_END = r"(?:\s*-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----)?"
+_KEY_BODY = re.compile(
+    rf"(?P<run>(?<![{_B64}=])(?:{_CHUNK}{_SEP}){{2,}}{_CHUNK}"
+    rf"(?:{_SEP}[{_B64}]{{1,39}}={{0,2}})?(?![{_B64}=]){_END})"
+    rf"|(?P<blob>(?<![{_B64}=])[{_B64}]{{200,}}={{0,2}}(?![{_B64}=]))"
+    # Whole lines that are chunks (one is enough: grep picks some lines of a key).
+    rf"|^{_LINE_PREFIX}[ \t]*(?P<alone>{_CHUNK}(?:{_SEP}{_CHUNK})*"
+    rf"(?:{_SEP}[{_B64}]{{1,39}}={{0,2}})?){_END}[ \t]*\r?$",
+    re.MULTILINE,
+)
+_CREDENTIAL_LINE = re.compile(
+    rf"(?P<line>^{_LINE_PREFIX}[ \t]*(?:export[ \t]+)?(?:"
+    r"(?i:aws_secret_access_key|aws_session_token)[ \t]*[=:]"
+    r"|(?:machine[ \t]+\S+[ \t]+)?(?:login[ \t]+\S+[ \t]+)?password[ \t]+(?![=:])"
+    r"|(?i:password|passwd)[ \t]*[=:]"
+    r")[ \t]*[\"']?)(?P<value>[^\s\"']+)",
+    re.MULTILINE,
+)
+# Cheap checks that skip a pass when it cannot match (each pass costs ~20 ms a megabyte):
+# every base64 character becomes "a", so a run of 40 is one substring search.
+_B64_TABLE = {ord(c): "a" for c in string.ascii_letters + string.digits + "+/"}
+_B64_RUN = "a" * 40
+# What follows ``password =`` in code rather than in a credentials file.
+_CODE_VALUE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)+|.*[(\[{$].*")
+_SSH_PUBLIC = re.compile(r"(?:ssh-[a-z0-9]+|ecdsa-sha2-[a-z0-9]+|sk-[a-z0-9@.-]+)[ \t]$")
+
+
+def _mixed(text: str) -> bool:
+    """Capitals, small letters and digits: base64 of random bytes, not hex or a word."""
+    return (
+        any(c.isupper() for c in text)
+        and any(c.islower() for c in text)
+        and any(c.isdigit() for c in text)
+    )
+
+
+def _credential(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if value.startswith("[REDACTED:") or _CODE_VALUE.fullmatch(value):
+        return match.group(0)
+    return f"{match.group('line')}[REDACTED:credential]"
+
+
+def _key_body(match: re.Match[str]) -> str:
+    text = match.group(0)
+    alone = match.group("alone")
+    if not _mixed(alone if alone is not None else text):
+        return text
+    if alone is not None:  # keep the line's prefix (grep's path and number)
+        return text[: match.start("alone") - match.start()] + "[REDACTED:private-key]"
+    if match.group("blob") is not None and text.startswith("AAAA"):
+        before = match.string[max(0, match.start() - 60) : match.start()]
+        if _SSH_PUBLIC.search(before):
+            return text
+    return "[REDACTED:private-key]"
+
+
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable of this name holds a secret."""
     upper = name.upper()
@@ -150,7 +231,13 @@ class Redactor:
         return f"{prefix.group(0) if prefix else ''}[REDACTED:{label}]"
 
     def redact(self, text: str) -> str:
-        return self._pattern.sub(self._replace, text)
+        text = self._pattern.sub(self._replace, text)
+        if _B64_RUN in text.translate(_B64_TABLE):
+            text = _KEY_BODY.sub(_key_body, text)
+        lower = text.lower()
+        if "passw" in lower or "aws_se" in lower:
+            text = _CREDENTIAL_LINE.sub(_credential, text)
+        return text
 
     def redact_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of tool arguments fit for a log: strings redacted and capped at
