@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["ShellVerdict", "analyse_command"]
 
 
-def analyse_command(command: str, *, cwd: Path, home: Path) -> ShellVerdict:
-    """Classify ``command`` as it would run in ``cwd`` for a user whose home is ``home``.
+def analyse_command(
+    command: str, *, cwd: Path, home: Path, workdir: Path | None = None
+) -> ShellVerdict:
+    """Classify ``command`` as it would run in ``cwd`` (inside the work directory
+    ``workdir``, default ``cwd``) for a user whose home is ``home``.
 
     The verdict is the most severe of its parts (deny > ask > allow) and does not
-    depend on the permission mode; nothing is run and no file is touched.
+    depend on the permission mode; nothing is run and no file is written.
     """
     from mnemocode.safety.shell.analyse import analyse_command as analyse
 
-    return analyse(command, cwd=cwd, home=home)
+    return analyse(command, cwd=cwd, home=home, workdir=workdir)

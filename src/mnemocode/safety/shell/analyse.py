@@ -26,23 +26,29 @@ shells' scripts ask.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from mnemocode.safety.shell.state import Analysis, Shell
+from mnemocode.safety.shell.state import Analysis, Shell, normalise
 from mnemocode.safety.shell.verdict import ShellVerdict
 from mnemocode.safety.shell.walk import Walker
 
 
-def analyse_command(command: str, *, cwd: Path, home: Path) -> ShellVerdict:
+def analyse_command(
+    command: str, *, cwd: Path, home: Path, workdir: Path | None = None
+) -> ShellVerdict:
     """Classify ``command`` as it would run in ``cwd`` for a user whose home is ``home``.
 
     The verdict is the most severe of its parts (deny > ask > allow); it does not
     depend on the permission mode — the caller maps it onto ask/auto/bypass.
-    Nothing is run and the file system is not touched.
+    ``workdir`` (default: ``cwd``) is the work directory ``cwd`` lies in: its
+    repository is the one git may run in freely. Nothing is run or written; the
+    file system is read only to expand globs and to find embedded git repositories.
     """
-    an = Analysis(workdir=cwd, home=home)
+    an = Analysis(workdir=workdir or cwd, home=home)
+    start = Shell(Path(normalise(os.path.abspath(cwd))))
     try:
-        Walker(an).run_script(command, Shell(an.workdir))
+        Walker(an).run_script(command, start)
     except RecursionError:
         an.ask(command, "unknown:too-complex", "is nested too deeply to analyse")
     return an.verdict()

@@ -196,16 +196,22 @@ def _awk(inv: Inv, an: Analysis) -> Outcome:
     if not programs:
         programs = [operands[0].literal] if operands else []
         operands = operands[1:]
-    for program in programs:
-        if program is None or re.search(r"system|[|>@]|/inet", program):
-            return "exec:awk-program", "runs an awk program that can write files or run commands"
-        if re.search(r"\bARGV\b|\bENVIRON\b|" + _GETLINE + r"[^\s\"]", program):
-            return "exec:awk-program", "reads files (or the environment) chosen by the program"
-        for name in re.findall(_GETLINE + r'"([^"]*)"', program):
-            an.read(literal(name), inv.shell, inv.display)
+    outcome = next(filter(None, (_awk_program(p, inv, an) for p in programs)), None)
+    if outcome is not None:
+        return outcome
     for operand in operands:
         if not re.match(r"[A-Za-z_]\w*=", operand.value or ""):  # `var=value` is no file
             an.read(operand, inv.shell, inv.display)
+    return None
+
+
+def _awk_program(program: str | None, inv: Inv, an: Analysis) -> Outcome:
+    if program is None or re.search(r"system|[|>@]|/inet", program):
+        return "exec:awk-program", "runs an awk program that can write files or run commands"
+    if re.search(r"\bARGV\b|\bENVIRON\b|" + _GETLINE + r"[^\s\"]", program):
+        return "exec:awk-program", "reads files (or the environment) chosen by the program"
+    for name in re.findall(_GETLINE + r'"([^"]*)"', program):
+        an.read(literal(name), inv.shell, inv.display)
     return None
 
 

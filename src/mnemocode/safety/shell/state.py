@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mnemocode.safety.secret_paths import SecretPaths
+from mnemocode.safety.secret_paths import SecretPaths, proc_secret
 from mnemocode.safety.shell import globs
 from mnemocode.safety.shell.verdict import SEVERITY, Action, Arg, Finding, ShellVerdict, names
 
@@ -160,6 +160,8 @@ class Analysis:
         if arg.glob:
             globs.read_pattern(self, value, shell, command, recursive=recursive, names=names)
             return
+        if proc_secret(Path(value).parts):  # before `..` is folded: /proc/self/cwd/..
+            self.ask(command, "secret:read", f"reads {value}, another process's view")
         path = self.resolve(value, shell)
         if path is not None and not self.harmless(path):
             self.read_path(path, command, recursive=recursive)

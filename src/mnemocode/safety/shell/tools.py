@@ -55,6 +55,8 @@ RUNNERS = names(
     clang++ rustc ghc kotlinc scalac zig tsx ts-node uvx hatch pdm rye
     """
 )
+# Runners that fetch the package they run when it is not installed.
+_DOWNLOADING_RUNNERS = names("npx pnpx bunx uvx")
 NETWORK = names("nc ncat netcat telnet ssh ftp socat ping traceroute nslookup dig host whois nmap")
 SERVICES = names(
     """
@@ -98,6 +100,7 @@ def classify_tool(inv: Inv, an: Analysis) -> Effects:
     elif name in FETCHERS:
         return _fetcher(inv, an)
     elif name in RUNNERS:
+        an.network |= name in _DOWNLOADING_RUNNERS
         an.ask(display, f"exec:{name}", "runs project code (builds, tests and tools execute code)")
     elif name in NETWORK:
         an.ask(display, f"net:{name}", "talks to other machines over the network")
@@ -124,6 +127,7 @@ def _package_manager(inv: Inv, an: Analysis) -> None:
     if not opts.dynamic and verb in PACKAGE_MANAGERS[inv.name]:
         an.allow(inv.display, f"safe:{inv.name}-{verb}")
     elif verb in INSTALL_VERBS or (inv.name == "pacman" and verb and verb.startswith("-S")):
+        an.network = True  # packages come from a registry
         an.ask(inv.display, "write:package-install", "installs or removes packages")
     else:
         an.ask(inv.display, f"exec:{inv.name}", "runs package or project scripts")

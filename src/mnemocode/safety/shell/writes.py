@@ -155,6 +155,8 @@ def _unknown_targets(rule: str, what: str) -> Writer:
 
     def write(inv: Inv, an: Analysis) -> None:
         an.record("?")
+        if inv.name == "rsync":  # `host:path` or `rsync://`: a remote end
+            an.network |= any(":" in (a.value or ":").split("/", 1)[0] for a in inv.args)
         an.ask(inv.display, rule, what)
 
     return write
