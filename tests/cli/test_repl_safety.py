@@ -37,7 +37,9 @@ async def test_auto_mode_runs_workdir_writes_without_asking(tmp_path: Path) -> N
         await s.wait_for("done in auto")
         assert "? write" not in s.output
         s.send("/auto whitelist add just build\n")
-        await s.wait_for("just build")
+        await s.wait_for("just build (exact)")
+        s.send('/auto whitelist add "npm run e2e *"\n')
+        await s.wait_for("npm run e2e * (any further arguments)")
         s.send("/auto off\n")
         await s.wait_for("mode: ask")
         s.send("/quit\n")
@@ -104,7 +106,7 @@ async def test_always_saves_a_narrow_rule(tmp_path: Path) -> None:
         await s.wait_for("second")
         assert s.output.count("? run: touch made.txt") == 1  # the rule answered the second time
         s.send("/permissions\n")
-        await s.wait_for("run `touch made.txt …`")
+        await s.wait_for("run exactly `touch made.txt`")
         s.send("/quit\n")
         assert await s.finish() == 0
     rules = s.app.safety.rules.rules()

@@ -77,10 +77,10 @@ def world(tmp_path: Path) -> tuple[Path, Path]:
     return home, work
 
 
-def policy(world: tuple[Path, Path], mode: str) -> SafetyPolicy:
+def policy(world: tuple[Path, Path], mode: str, sandbox: str = "bubblewrap") -> SafetyPolicy:
     home, work = world
     return build_policy(
-        SafetyConfig(mode=mode),  # type: ignore[arg-type]
+        SafetyConfig(mode=mode, sandbox_auto=sandbox),  # type: ignore[arg-type]
         workdir=work,
         user_home=home,
         mnemo_home=home / ".mnemo",
@@ -99,7 +99,8 @@ def test_bypass_attempts_ask_in_ask_mode_and_are_refused_in_auto(
 ) -> None:
     work = world[1]
     assert shell(policy(world, "ask"), command, work) in {"ask", "deny"}
-    assert shell(policy(world, "auto"), command, work) == "deny"
+    # (with the sandbox, auto mode runs those that write inside the work directory)
+    assert shell(policy(world, "auto", sandbox="local"), command, work) == "deny"
 
 
 @pytest.mark.parametrize("command", CATASTROPHIC)
@@ -121,16 +122,17 @@ def test_known_safe_commands_run_in_every_mode(world: tuple[Path, Path], command
 def test_auto_mode_runs_whitelisted_commands_but_not_when_chained(world: tuple[Path, Path]) -> None:
     p, work = policy(world, "auto"), world[1]
     assert shell(p, "pytest -q", work) == "allow"
-    assert shell(p, "pytest -q && rm notes.txt", work) == "deny"
+    assert shell(p, "pytest -q && curl http://example.com", work) == "deny"
     p.rules.whitelist_remove("pytest")
     assert shell(p, "pytest -q", work) == "deny"
 
 
-def test_a_rule_allows_exactly_its_command_prefix(world: tuple[Path, Path]) -> None:
+def test_a_rule_allows_exactly_its_command(world: tuple[Path, Path]) -> None:
     p, work = policy(world, "ask"), world[1]
     assert shell(p, "npm run deploy", work) == "ask"
     p.rules.add(Rule("shell_exec", "project", prefix="npm run deploy", directory=str(work)))
-    assert shell(p, "npm run deploy --prod", work) == "allow"
+    assert shell(p, "npm run deploy", work) == "allow"
+    assert shell(p, "npm run deploy --prod", work) == "ask"
     assert shell(p, "npm run deploy; rm notes.txt", work) == "ask"
 
 
@@ -201,7 +203,7 @@ def test_the_whole_adversarial_suite_asks_in_ask_mode_and_is_refused_in_auto(
         state.mkdir()
         (state / "rules.toml").write_text("[auto]\nwhitelist = []\n")
         return build_policy(
-            SafetyConfig(mode=mode),  # type: ignore[arg-type]
+            SafetyConfig(mode=mode, sandbox_auto="local"),  # type: ignore[arg-type]
             workdir=WORKDIR,
             user_home=HOME,
             mnemo_home=tmp_path / "mnemo",

@@ -173,7 +173,9 @@ class SafetyPolicy:
                 "[safety] auto_network_commands",
                 "auto:network",
             )
-        if shell.action == "allow" or self.rules.whitelisted(argvs):
+        if shell.action == "allow" or self.rules.whitelisted(
+            argvs, workdir=self.paths.workdir, cwd=cwd, decided_by=shell.rule
+        ):
             why = "runs inside the sandbox" + (" with the network" if network else "")
             return Verdict("allow", why, "auto:sandboxed", shell=shell, network=network)
         return refuse(_lower(shell.reason), f"auto:{shell.rule}")

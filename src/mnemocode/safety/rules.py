@@ -1,9 +1,12 @@
 """Permission rules: narrow "always allow" answers and the auto-mode whitelist.
 
-A rule is an exact command prefix plus the directory it runs in, or a tool plus
-a path pattern — never a whole tool everywhere, never `/` or `~`. Rules live in
-TOML: global (`~/.mnemo/rules.toml`) and per project (in the project's state
-folder, outside the repository)."""
+A command rule is an exact command (the same words, compared after shell
+quoting) plus the directory it runs in; with ``pattern = true`` a trailing ``*``
+word takes any further arguments. A tool rule is a tool plus a path pattern —
+never a whole tool everywhere, never `/` or `~`. Rules live in TOML: global
+(`~/.mnemo/rules.toml`) and per project (in the project's state folder, outside
+the repository). The whitelist's entries and their flag checks are in
+``whitelist.py``."""
 
 from __future__ import annotations
 
@@ -11,59 +14,60 @@ import fnmatch
 import os
 import shlex
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from mnemocode.core.errors import ConfigError
+from mnemocode.safety.whitelist import ENTRIES, Entry, UserEntry, Where, covers, entry_for
+from mnemocode.safety.whitelist import exact_or_pattern as _exact_or_pattern
 
 Scope = Literal["project", "global"]
 
-# Commands auto mode runs without asking even though they are not read-only:
-# the usual build and test entry points. `/auto whitelist reset` restores these.
-DEFAULT_WHITELIST = (
-    "pytest",
-    "python -m pytest",
-    "npm test",
-    "npm run test",
-    "npm run build",
-    "npm run lint",
-    "cargo build",
-    "cargo test",
-    "cargo check",
-    "go build",
-    "go test",
-    "go vet",
-    "make",
-    "ruff check",
-    "ruff format",
-    "mypy",
-    "tsc",
-    "git add",
-    "git commit",
-)
+# Commands auto mode runs without asking even though they are not read-only: the
+# usual build and test entry points, each with its flags checked (whitelist.py).
+# `/auto whitelist reset` restores these.
+DEFAULT_WHITELIST = tuple(ENTRIES)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     tool: str
     scope: Scope
-    prefix: str = ""  # shell_exec: the command's words must start with these
+    # shell_exec: the exact command (rules saved before exact matching, which
+    # matched by prefix, are read as exact commands too)
+    prefix: str = ""
     directory: str = ""  # shell_exec: the directory the command runs in
     path_glob: str = ""  # other tools: the path argument must match
     created: str = ""
+    pattern: bool = False  # shell_exec: a trailing `*` word takes any further arguments
 
     def describe(self) -> str:
         if self.tool == "shell_exec":
-            return f"run `{self.prefix} …` in {self.directory} ({self.scope})"
+            what = "any command starting" if self.wildcard else "exactly"
+            return f"run {what} `{self.prefix}` in {self.directory} ({self.scope})"
         return f"{self.tool} on {self.path_glob} ({self.scope})"
+
+    @property
+    def wildcard(self) -> bool:
+        return self.pattern and self.prefix.split()[-1:] == ["*"]
+
+    def matches(self, argv: Sequence[str]) -> bool:
+        try:
+            words = shlex.split(self.prefix)
+        except ValueError:
+            return False
+        return bool(words) and _exact_or_pattern(words, argv, pattern=self.pattern)
 
 
 def _check_narrow(rule: Rule, home: Path) -> None:
     if rule.tool == "shell_exec":
         if not rule.prefix.strip():
-            raise ValueError("a command rule needs a command prefix")
+            raise ValueError("a command rule needs a command")
+        if rule.pattern and rule.prefix.split() in (["*"], []):
+            raise ValueError("a pattern needs words before its `*`")
         where = Path(rule.directory).resolve()
         if where in {Path("/"), home.resolve()}:
             raise ValueError(f"a command rule may not cover {where}: name a project folder")
@@ -137,9 +141,7 @@ class RuleStore:
             return None
         matched: Rule | None = None
         for argv in argvs:
-            hit = next(
-                (r for r in rules if _prefix_matches(r.prefix, argv) and _same_dir(r, cwd)), None
-            )
+            hit = next((r for r in rules if r.matches(argv) and _same_dir(r, cwd)), None)
             if hit is None:
                 return None
             matched = hit
@@ -158,26 +160,55 @@ class RuleStore:
     # ---- auto-mode whitelist -------------------------------------------------------
 
     def whitelist(self) -> list[str]:
+        """The entries, as stored: built-in names and the user's commands."""
         data = self._load("project")
         return list(data.get("auto", {}).get("whitelist", DEFAULT_WHITELIST))
+
+    def whitelist_entries(self) -> list[Entry | UserEntry]:
+        found: list[Entry | UserEntry] = []
+        for text in self.whitelist():
+            try:
+                found.append(entry_for(text))
+            except ValueError:
+                continue  # an unreadable hand-edited item allows nothing
+        return found
+
+    def whitelist_shown(self) -> list[str]:
+        """How /auto whitelist list shows each entry."""
+        return [
+            f"{e.shown()} (checked flags)" if isinstance(e, Entry) else e.shown()
+            for e in self.whitelist_entries()
+        ]
 
     def _set_whitelist(self, items: list[str]) -> None:
         data = self._load("project")
         data.setdefault("auto", {})["whitelist"] = items
         self._save("project", data)
 
-    def whitelist_add(self, prefix: str) -> None:
-        if not prefix.split():
-            raise ValueError("name a command prefix, e.g. `npm test`")
+    def whitelist_add(self, command: str) -> str:
+        """Add the user's command (exact; a trailing `*` takes any further arguments);
+        returns it as stored."""
+        text = command.strip()
+        if not text:
+            raise ValueError("name a command, e.g. `npm run e2e` or `npm run e2e *`")
+        if text not in ENTRIES:
+            text = UserEntry.parse(text).text()
         items = self.whitelist()
-        if prefix not in items:
-            self._set_whitelist([*items, " ".join(prefix.split())])
+        if text not in items:
+            self._set_whitelist([*items, text])
+        return text
 
-    def whitelist_remove(self, prefix: str) -> bool:
+    def whitelist_remove(self, command: str) -> bool:
         items = self.whitelist()
-        if prefix not in items:
+        text = command.strip()
+        if text not in items and text not in ENTRIES:
+            try:
+                text = UserEntry.parse(text).text()
+            except ValueError:
+                return False
+        if text not in items:
             return False
-        self._set_whitelist([i for i in items if i != prefix])
+        self._set_whitelist([i for i in items if i != text])
         return True
 
     def whitelist_reset(self) -> None:
@@ -186,26 +217,48 @@ class RuleStore:
         data.get("auto", {}).pop("whitelist", None)
         self._save("project", data)
 
-    def whitelisted(self, argvs: list[list[str]]) -> bool:
-        items = self.whitelist()
-        return bool(argvs) and all(any(_prefix_matches(p, argv) for p in items) for argv in argvs)
+    def whitelist_refusal(
+        self, argvs: Sequence[Sequence[str]], *, workdir: Path, cwd: Path, decided_by: str = ""
+    ) -> str | None:
+        """Why ``argvs`` (one compound command) is not whitelisted; None when it is.
+
+        ``decided_by`` is the rule of the shell analysis' verdict: it must come from
+        one of the commands (or a redirection), not from a part the analysis could
+        not read (a syntax error, a misread, an assignment such as LD_PRELOAD=)."""
+        from mnemocode.safety.shell import analyse_command
+
+        rules_seen = {"", "write:redirect"}
+
+        def read_only(argv: Sequence[str], where: Path) -> bool:
+            verdict = analyse_command(shlex.join(argv), cwd=where, home=self.home)
+            rules_seen.add(verdict.rule)
+            return verdict.action == "allow" and not verdict.network
+
+        where = Where(workdir=workdir, cwds=[cwd], home=self.home, read_only=read_only)
+        why = covers(argvs, self.whitelist_entries(), where)
+        if why is None and decided_by:
+            for argv in argvs:
+                read_only(argv, cwd)
+            if decided_by not in rules_seen:
+                why = f"the shell analysis flags more than its commands ({decided_by})"
+        return why
+
+    def whitelisted(
+        self, argvs: Sequence[Sequence[str]], *, workdir: Path, cwd: Path, decided_by: str = ""
+    ) -> bool:
+        """Every simple command is on the whitelist with acceptable flags, or read-only."""
+        why = self.whitelist_refusal(argvs, workdir=workdir, cwd=cwd, decided_by=decided_by)
+        return why is None
 
 
-def _stored(rule: Rule) -> dict[str, str]:
+def _stored(rule: Rule) -> dict[str, Any]:
     data = {k: v for k, v in asdict(rule).items() if v and k != "scope"}
     return data
 
 
 def _stored_cmp(raw: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(str(raw.get(k, "")) for k in ("tool", "prefix", "directory", "path_glob"))
-
-
-def _prefix_matches(prefix: str, argv: list[str]) -> bool:
-    try:
-        words = shlex.split(prefix)
-    except ValueError:
-        return False
-    return bool(words) and argv[: len(words)] == words
+    keys = ("tool", "prefix", "directory", "path_glob", "pattern")
+    return tuple(str(raw.get(k, "")) for k in keys)
 
 
 def _same_dir(rule: Rule, cwd: Path) -> bool:

@@ -40,15 +40,15 @@ async def auto_command(ctx: ReplContext, arg: str) -> None:
     if words[0] != "whitelist":
         _say(
             ctx,
-            "usage: /auto on | off | whitelist list|add <prefix>|remove <prefix>|reset",
+            "usage: /auto on | off | whitelist list|add <command> [*]|remove <command>|reset",
             "yellow",
         )
         return
-    action, rest = (words[1] if len(words) > 1 else "list"), " ".join(words[2:])
+    action, rest = (words[1] if len(words) > 1 else "list"), _unquoted(" ".join(words[2:]))
     rules = safety.rules
     try:
         if action == "add":
-            rules.whitelist_add(rest)
+            _say(ctx, f"added: {rules.whitelist_add(rest)}")
         elif action == "remove":
             if not rules.whitelist_remove(rest):
                 _say(ctx, f"{rest!r} is not on the whitelist", "yellow")
@@ -59,7 +59,18 @@ async def auto_command(ctx: ReplContext, arg: str) -> None:
     except ValueError as exc:
         _say(ctx, str(exc), "yellow")
         return
-    _say(ctx, "auto-mode whitelist: " + ", ".join(rules.whitelist()))
+    _say(ctx, "auto-mode whitelist (built-in entries check their flags; yours are exact,")
+    _say(ctx, "a trailing * takes any further arguments):")
+    for shown in rules.whitelist_shown():
+        _say(ctx, f"  {shown}")
+
+
+def _unquoted(text: str) -> str:
+    """`/auto whitelist add "npm run e2e *"`: the command inside the quotes."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
 
 
 async def safety_command(ctx: ReplContext, arg: str) -> None:
