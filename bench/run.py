@@ -28,6 +28,7 @@ ALL = [
     "overhead",
     "prompt_size",
     "safety_shell",
+    "sandbox",
     "checkpoints",
     "memory_recall",
     "memory_latency",

@@ -136,7 +136,7 @@ class SafetyPolicy:
         if self.mode == "auto":
             return self._auto_shell(shell, argvs, cwd, network=network, outside=outside)
         reason = shell.reason
-        if not confined and shell.action == "allow":
+        if shell.action == "allow":
             reason = "it uses the network"
         return Verdict(
             "ask",
@@ -167,14 +167,19 @@ class SafetyPolicy:
             )
         if outside:
             return refuse(f"it writes {outside[0]}, outside the work directory", "auto:outside")
-        if network and not _listed(self.auto_network, argvs):
+        listed = network and _listed(self.auto_network, argvs)
+        if network and not listed:
             return refuse(
                 "it uses the network, which auto mode gives only to the commands in "
                 "[safety] auto_network_commands",
                 "auto:network",
             )
-        if shell.action == "allow" or self.rules.whitelisted(
-            argvs, workdir=self.paths.workdir, cwd=cwd, decided_by=shell.rule
+        if (
+            listed
+            or shell.action == "allow"
+            or self.rules.whitelisted(
+                argvs, workdir=self.paths.workdir, cwd=cwd, decided_by=shell.rule
+            )
         ):
             why = "runs inside the sandbox" + (" with the network" if network else "")
             return Verdict("allow", why, "auto:sandboxed", shell=shell, network=network)
