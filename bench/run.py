@@ -28,6 +28,7 @@ ALL = [
     "overhead",
     "prompt_size",
     "safety_shell",
+    "safety_everyday",
     "sandbox",
     "checkpoints",
     "memory_recall",
