@@ -98,7 +98,7 @@ def test_missing_api_key_variable_is_named(tmp_path: Path, isolated_home: Path) 
 def test_malformed_config_names_file_and_line(tmp_path: Path, isolated_home: Path) -> None:
     (tmp_path / "mnemo.toml").write_text('[agent]\nmax_iterations = "many"\n')
     write_global_config(isolated_home, _config("http://127.0.0.1:9/v1"))
-    proc = run_mnemo(["-p", "hi"], cwd=tmp_path, home=isolated_home)
+    proc = run_mnemo(["-p", "hi", "--trust"], cwd=tmp_path, home=isolated_home)
     assert proc.returncode == 2
     assert f"{tmp_path / 'mnemo.toml'}:2: agent.max_iterations" in proc.stderr
 

@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mnemocode.cli.main import Options, fail, guarded
-from mnemocode.config.loader import LoadedSettings, folder_wants
-from mnemocode.config.paths import find_project_root
-from mnemocode.config.trust import (
-    Decision,
-    TrustCheck,
-    TrustStore,
-    check_trust,
-    ignored_notice,
-)
+
+if TYPE_CHECKING:  # `mnemo --help` imports this module: no pydantic at start
+    from mnemocode.config.loader import LoadedSettings
+    from mnemocode.config.trust import Decision, TrustCheck
 
 
 def check(opts: Options) -> TrustCheck:
+    from mnemocode.config.trust import check_trust
+
     return guarded(opts, lambda: check_trust(opts.cwd, os.environ, trust_run=opts.trust))
 
 
 def describe(cwd: Path) -> tuple[list[str], tuple[str, ...]]:
     """The lines of what ``cwd``'s folder wants, and the endpoints trusting confirms."""
+    from mnemocode.config.loader import folder_wants
     from mnemocode.config.trust import folder_request, other_wants
 
     wants = folder_wants(cwd, os.environ)
@@ -49,6 +47,8 @@ def ask_if_needed(opts: Options) -> None:
     for line in lines:
         typer.echo(f"  - {line}")
     trusted = typer.confirm("Trust this folder?", default=False)
+    from mnemocode.config.trust import TrustStore
+
     store = TrustStore.for_env(os.environ)
     decision: Decision = "trusted" if trusted else "untrusted"
     guarded(opts, lambda: store.decide(request, decision, endpoints if trusted else ()))
@@ -59,11 +59,15 @@ def ask_if_needed(opts: Options) -> None:
 
 def run_notices(found: TrustCheck, loaded: LoadedSettings) -> list[str]:
     """What a run says at start about the folder's config."""
+    from mnemocode.config.trust import ignored_notice
+
     notice = ignored_notice(found)
     return ([notice] if notice and loaded.ignored else []) + loaded.notices
 
 
 def doctor_lines(opts: Options, loaded: LoadedSettings) -> list[tuple[str, str, str]]:
+    from mnemocode.config.trust import ignored_notice
+
     found = check(opts)
     if found.request is None or found.status == "none":
         return [("ok", "trust", "no project config in this folder")]
@@ -85,7 +89,8 @@ def trust_command(
     ] = False,
 ) -> None:
     """Trust a folder's project config (and confirm the model endpoints it names)."""
-    from mnemocode.config.trust import folder_request
+    from mnemocode.config.paths import find_project_root
+    from mnemocode.config.trust import TrustStore, folder_request
 
     parent: Options = ctx.obj or Options()
     where = (path or parent.cwd).expanduser().resolve()
