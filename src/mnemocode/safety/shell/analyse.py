@@ -14,14 +14,24 @@ How it decides (details in the modules named):
   commands with flag checks (``reads``, ``gitcmd``), writers with every target
   (``writes``), other known tools (``tools``); anything else asks.
 
-Known limits: values other than ``$HOME``/``$PWD`` are not tracked (writes through
-them are "?"); paths are normalised lexically, symlinks are the path policy's job;
-read-only git trusts the repository's own configuration (``.git/config`` can set
-``core.fsmonitor`` or a pager), so that file should be a protected path; text read
-at run time and evaluated by bash arithmetic (``read x < f; echo $((x))``) is not
-visible; scripts fed to a shell on standard input (``bash <<EOF``) ask rather than
-being analysed; zsh scripts are read with the bash grammar (globs ask) and other
-shells' scripts ask.
+Also asked about (issue 10, the analysis as the second line behind the sandbox):
+``/dev/tcp|udp`` redirections (``ShellVerdict.network``); output duplicated to a
+descriptor other than 1/2 (an unknown write); reads through globs (``globs``: expanded
+against the file system, else judged by pattern) that may reach a secret, and reads
+named only at run time; arithmetic on values not statically numbers (``arith``); git
+in an embedded repository (``gitcmd``, which stats the file system); files read by
+git, xargs, awk, jq and ``find -exec``; environment dumps and ``/proc`` indirection.
+
+Known limits: values other than ``$HOME``/``$PWD`` (and numbers, for arithmetic) are
+not tracked, so writes through them are "?" and reads through them ask; paths are
+normalised lexically (globs excepted, whose matches are followed through links),
+symlinks are the path policy's job; read-only git trusts the work directory's own
+repository configuration (``.git/config`` is a protected path); names that ``xargs``
+reads from standard input are not judged (the sandbox hides credentials); a glob is
+expanded when analysed, so a file created between analysis and run is not seen;
+scripts fed to a shell on standard input (``bash <<EOF``) ask rather than being
+analysed; zsh scripts are read with the bash grammar (globs ask) and other shells'
+scripts ask.
 """
 
 from __future__ import annotations
