@@ -138,6 +138,10 @@ class SafetyPolicy:
         reason = shell.reason
         if shell.action == "allow":
             reason = "it uses the network"
+        if confined and outside:
+            reason += f" (it writes {outside[0]}: approved, it runs outside the sandbox)"
+        elif confined:
+            reason += " (approved, it runs in the sandbox, with the network for this run)"
         return Verdict(
             "ask",
             reason,
