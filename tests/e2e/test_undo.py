@@ -68,15 +68,42 @@ async def test_undo_restores_files_and_conversation(tmp_path: Path, isolated_hom
 
     report = app.undo_last_turn()
 
-    assert "restored 3 file(s)" in report
-    after = tree(work)
-    assert {k: v for k, v in after.items() if not k.startswith("build/")} == {
-        k: v for k, v in before.items() if not k.startswith("build/")
-    }
+    assert "restored 4 file(s)" in report
+    assert tree(work) == before
     assert (work / "a.txt").read_bytes() == b"line one\r\nline two\r\n"  # CRLF, byte for byte
     assert not (work / "new-one.txt").exists()  # new files are removed
-    assert (work / "build" / "cache.o").read_bytes() == b"artifactx\n"  # ignored: left alone
+    assert (work / "build" / "cache.o").read_bytes() == b"artifact"  # ignored, restored too
     assert app.agent.history == []
+
+
+async def test_undo_restores_ignored_files_the_shell_changed(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    work = project(tmp_path)
+    (work / ".gitignore").write_text("build/\n.env\nnode_modules/\n")
+    (work / "build" / "old.o").write_bytes(BINARY)
+    (work / ".env").write_bytes(b"TOKEN=1\r\n")
+    (work / "node_modules").mkdir()
+    (work / "node_modules" / "dep.js").write_text("dep\n")
+    before = tree(work)
+    script = [
+        tool_call(
+            "shell_exec",
+            command="printf 'x' >> build/cache.o && echo made > build/new.o"
+            " && rm build/old.o && echo TOKEN=2 > .env && echo more >> node_modules/dep.js",
+        ),
+        text("rebuilt"),
+    ]
+    app = make_app(work, isolated_home, script)
+    await app.run_turn("rebuild", lambda e: None)
+    assert (work / "build" / "new.o").exists() and not (work / "build" / "old.o").exists()
+
+    report = app.undo_last_turn()
+
+    assert "restored 4 file(s)" in report
+    after = tree(work)
+    assert after.pop("node_modules/dep.js") != before.pop("node_modules/dep.js")  # heavy: left
+    assert after == before  # cache.o, old.o, .env byte for byte; new.o removed
 
 
 async def test_rewind_over_two_turns_and_keep_the_conversation(
@@ -164,10 +191,8 @@ async def test_undo_after_a_resume_reaches_the_turns_before_it(
     assert "restored" in second.undo_last_turn()  # the turn of this process
     assert tree(work) == after_one
     report = second.undo_last_turn()  # the turn of the process before
-    assert "restored 3 file(s)" in report and "removed turn(s) 1" in report
-    assert {k: v for k, v in tree(work).items() if not k.startswith("build/")} == {
-        k: v for k, v in before.items() if not k.startswith("build/")
-    }
+    assert "restored 4 file(s)" in report and "removed turn(s) 1" in report
+    assert tree(work) == before
     assert second.agent.history == []
     assert second.memory is not None
     assert second.memory.sessions.messages(session_id) == []

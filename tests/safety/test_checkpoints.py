@@ -20,6 +20,7 @@ from mnemocode.safety.checkpoints import (
     CheckpointStore,
     FileChange,
 )
+from mnemocode.safety.checkpoints.ignored import MAX_FILE_BYTES, MAX_FILES
 
 Tree = dict[str, tuple[str, int, str]]
 
@@ -258,38 +259,70 @@ def test_file_and_directory_swap_both_ways(tmp_path: Path, work: Path, home: Pat
     assert tree_state(work) == before
 
 
-def test_ignored_files_are_neither_snapshotted_nor_deleted(
+def test_small_ignored_files_are_restored_heavy_folders_left_alone(
     tmp_path: Path, work: Path, home: Path
 ) -> None:
-    (work / ".gitignore").write_text("node_modules/\n*.o\n.env\n")
+    (work / ".gitignore").write_text("node_modules/\n*.o\n.env\nbuild/\n")
     (work / "node_modules" / "dep").mkdir(parents=True)
     (work / "node_modules" / "dep" / "index.js").write_text("old dep\n")
     (work / ".env").write_text("KEY=1\n")
+    (work / "build" / "sub").mkdir(parents=True)
+    (work / "build" / "cache.o").write_bytes(b"artifact\0\r\n")
+    (work / "build" / "sub" / "old.o").write_bytes(b"old object")
+    (work / "build" / "huge.bin").write_bytes(b"h" * (MAX_FILE_BYTES + 1))
+    before = tree_state(work)
     store = make_store(tmp_path, work, home)
     store.begin_turn("s1", 1)
     sh(
         "echo new dep > node_modules/dep/index.js && echo x > node_modules/new.js"
-        " && echo obj > main.o && echo tracked > a.txt",
+        " && echo obj > main.o && echo x >> build/cache.o && rm build/sub/old.o"
+        " && echo tracked > a.txt",
         work,
     )
-    # a file tool writing an ignored file asks for a backup: the snapshot lacks it
-    assert store.backup_outside("s1", 1, Path(".env")) is True
-    assert store.backup_outside("s1", 1, Path("a.txt")) is False
+    # A file tool's write to a small ignored file: the snapshot covers it now.
+    assert store.backup_outside("s1", 1, Path(".env")) is False
+    assert store.backup_outside("s1", 1, Path("build/huge.bin")) is True  # over the cap
     (work / ".env").write_text("KEY=2\n")
+    with (work / "build" / "huge.bin").open("ab") as handle:
+        handle.write(b"more")
     store.end_turn("s1", 1)
 
     names = {str(c.path.relative_to(work)) for c in store.changes("s1", 1)}
-    assert names == {"a.txt", ".env"}
+    assert names == {
+        "a.txt",
+        ".env",
+        "main.o",
+        "build/cache.o",
+        "build/sub/old.o",
+        "build/huge.bin",
+    }
     store.undo("s1", 1)
-    assert (work / "a.txt").read_text() == "alpha\n"
-    assert (work / ".env").read_text() == "KEY=1\n"  # backed up, so restored
+    after = tree_state(work)
+    heavy = {k for k in after if k.startswith("node_modules")}
+    assert {k: v for k, v in after.items() if k not in heavy} == {
+        k: v for k, v in before.items() if k not in heavy
+    }  # byte for byte: main.o gone, old.o back, cache.o and .env as they were
     assert (work / "node_modules" / "dep" / "index.js").read_text() == "new dep\n"  # untouched
     assert (work / "node_modules" / "new.js").exists()
-    assert (work / "main.o").exists()
     assert store.versions(work / "node_modules" / "dep" / "index.js") == []
 
 
-def test_a_file_that_becomes_ignored_leaves_the_snapshots(
+def test_an_ignored_file_that_grows_past_the_cap_is_left_alone(
+    tmp_path: Path, work: Path, home: Path
+) -> None:
+    (work / ".gitignore").write_text("*.log\n")
+    (work / "run.log").write_text("small\n")
+    store = make_store(tmp_path, work, home)
+    store.begin_turn("s1", 1)
+    (work / "run.log").write_bytes(b"x" * (MAX_FILE_BYTES + 10))
+    (work / "a.txt").write_text("changed\n")
+    store.end_turn("s1", 1)
+    store.undo("s1", 1)  # no conflict over the log
+    assert (work / "a.txt").read_text() == "alpha\n"
+    assert (work / "run.log").stat().st_size == MAX_FILE_BYTES + 10
+
+
+def test_a_file_that_becomes_ignored_stays_in_the_snapshots(
     tmp_path: Path, work: Path, home: Path
 ) -> None:
     store = make_store(tmp_path, work, home)
@@ -301,10 +334,25 @@ def test_a_file_that_becomes_ignored_leaves_the_snapshots(
     (work / "gen.txt").write_text("regenerated\n")
     (work / "a.txt").write_text("changed\n")
     store.end_turn("s1", 2)
-    assert [c.path.name for c in store.changes("s1", 2)] == ["a.txt"]
+    assert sorted(c.path.name for c in store.changes("s1", 2)) == ["a.txt", "gen.txt"]
     store.undo("s1", 2)
-    assert (work / "gen.txt").read_text() == "regenerated\n"
+    assert (work / "gen.txt").read_text() == "generated\n"
     assert (work / "a.txt").read_text() == "alpha\n"
+
+
+def test_the_ignored_file_cap_keeps_the_first_files(tmp_path: Path, work: Path, home: Path) -> None:
+    (work / ".gitignore").write_text("out/\n")
+    (work / "out").mkdir()
+    for i in range(MAX_FILES + 5):
+        (work / "out" / f"{i:05d}.o").write_text(f"{i}\n")
+    store = make_store(tmp_path, work, home)
+    store.begin_turn("s1", 1)
+    sh("rm out/00000.o out/02004.o", work)
+    store.end_turn("s1", 1)
+    assert [c.path.name for c in store.changes("s1", 1)] == ["00000.o"]
+    store.undo("s1", 1)
+    assert (work / "out" / "00000.o").read_text() == "0\n"
+    assert not (work / "out" / "02004.o").exists()  # past the cap: not restored
 
 
 def test_what_a_backup_cannot_hold_is_skipped(tmp_path: Path, work: Path, home: Path) -> None:
@@ -394,28 +442,29 @@ def test_the_users_git_repository_is_untouched(tmp_path: Path, home: Path) -> No
 
     assert dir_bytes(work / ".git") == git_dir
     assert user_git(work, "status", "--porcelain=v1", "-z") == status
-    assert tree_state(work) == {**files, "build/o": tree_state(work)["build/o"]}
+    assert tree_state(work) == files  # build/o (ignored, made by the turn) removed too
     assert not list(work.rglob(".mnemo-*"))  # no temporary file left behind
 
 
 def test_workdir_inside_a_repository_uses_its_ignore_rules(tmp_path: Path, home: Path) -> None:
     top = tmp_path / "mono"
     (top / "pkg").mkdir(parents=True)
-    (top / ".gitignore").write_text("dist/\n")
+    (top / ".gitignore").write_text("node_modules/\n")  # ignored and heavy: left alone
     (top / "pkg" / "mod.py").write_text("x = 1\n")
     (top / "other.txt").write_text("not in the work directory\n")
     user_git(top, "init", "-q")
     store = make_store(tmp_path, top / "pkg", home)
     store.begin_turn("s1", 1)
     sh(
-        "echo 'x = 2' > mod.py && mkdir dist && echo built > dist/out.js && echo b > ../other.txt",
+        "echo 'x = 2' > mod.py && mkdir node_modules && echo built > node_modules/out.js"
+        " && echo b > ../other.txt",
         top / "pkg",
     )
     store.end_turn("s1", 1)
     assert [c.path for c in store.changes("s1", 1)] == [top / "pkg" / "mod.py"]
     store.undo("s1", 1)
     assert (top / "pkg" / "mod.py").read_text() == "x = 1\n"
-    assert (top / "pkg" / "dist" / "out.js").exists()
+    assert (top / "pkg" / "node_modules" / "out.js").exists()
     assert (top / "other.txt").read_text() == "b\n"  # outside the work directory
 
 

@@ -1,5 +1,6 @@
 """Backups of files the work-tree snapshot does not hold: files outside the work
-directory, and ignored files inside it that a file tool is about to write.
+directory, and ignored files inside it that the snapshot leaves out (over 1 MB, in
+a heavy folder, past the count cap: ``ignored.py``) that a file tool is about to write.
 
 A manifest (JSON) and the saved contents live in one commit of the shadow
 repository: the manifest maps each absolute path (its bytes, percent-encoded —

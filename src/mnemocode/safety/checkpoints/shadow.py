@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mnemocode.safety.checkpoints import ignored
 from mnemocode.safety.checkpoints.model import MODE_GITLINK, CheckpointError, Entry
 
 ZERO = "0" * 40
@@ -145,29 +146,86 @@ class ShadowRepo:
         path.write_bytes(text)
         return True
 
-    def snapshot(self, pathspec: bytes, *, rules_changed: bool) -> tuple[str, str]:
-        """Bring the private index up to the work tree; the tree id and git's warnings
-        (files it could not read are left out of the snapshot, not fatal)."""
+    def snapshot(
+        self, pathspec: bytes, *, rules_changed: bool, private: bytes | None = None
+    ) -> tuple[str, str]:
+        """Bring the private index up to the work tree, small ignored files included
+        (``ignored.py``; ``private``: a folder left out, relative to the work tree);
+        the tree id and git's warnings (files it could not read are left out of the
+        snapshot, not fatal)."""
         # The caller holds the store's lock, so a leftover lock is from a killed git.
         Path(f"{self.index_file}.lock").unlink(missing_ok=True)
+        previous = self._read_paths(self._ignored_list)
+        skipped = self._read_paths(self._skipped_list) or set()
+        wanted, skipped = self._wanted_ignored(pathspec, private, previous or set(), skipped)
+        dropped = (previous or set()) - set(wanted)  # grew too big, or no longer ignored
+        if dropped:
+            self._remove(b"".join(p + b"\0" for p in sorted(dropped)))
         # With --ignore-errors, exit 1 means "some files could not be read".
         done = self.call("add", "-A", "--ignore-errors", "--", pathspec, tree=True)
         if done.returncode not in (0, 1):
             raise git_error(("add",), done.returncode, done.stderr)
+        warnings = done.stderr.decode("utf-8", "replace").strip()
+        if wanted:
+            stdin = b"".join(p + b"\0" for p in wanted)
+            added = self.call(
+                "update-index", "--add", "--remove", "-z", "--stdin", stdin=stdin, tree=True
+            )
+            if added.returncode != 0:  # one unreadable file fails them all: keep none
+                warnings += "\n" + added.stderr.decode("utf-8", "replace").strip()
+                wanted = []
         tree = self.run("write-tree").decode().strip()
-        if rules_changed or self._gitignore_changed(tree):
-            # Files already in the index stay there when they become ignored: drop them.
-            ignored = self.run(
+        if rules_changed or previous is None or self._gitignore_changed(tree):
+            # Files already in the index stay there when they become ignored: drop
+            # those not wanted as ignored files.
+            cached = self.run(
                 "ls-files", "-z", "--cached", "--ignored", "--exclude-standard", "--", pathspec,
                 tree=True,
             )  # fmt: skip
-            if ignored:
-                self.run(
-                    "update-index", "-z", "--force-remove", "--stdin", stdin=ignored, tree=True
-                )
+            keep = set(wanted)
+            stale = [p for p in cached.split(b"\0") if p and p not in keep]
+            if stale:
+                self._remove(b"".join(p + b"\0" for p in stale))
                 tree = self.run("write-tree").decode().strip()
+        self._ignored_list.write_bytes(b"".join(p + b"\0" for p in wanted))
+        self._skipped_list.write_bytes(b"".join(p + b"\0" for p in sorted(skipped)))
         self._last_tree.write_text(tree)
-        return tree, done.stderr.decode("utf-8", "replace").strip()
+        return tree, warnings.strip()
+
+    def _wanted_ignored(
+        self, pathspec: bytes, private: bytes | None, kept: set[bytes], skipped: set[bytes]
+    ) -> tuple[list[bytes], set[bytes]]:
+        # Against an empty index, so that ignored files already snapshotted are listed
+        # too, and a wholly ignored folder comes back as one entry. Only what the
+        # repository's .gitignore files ignore (build output, .env): what the user's
+        # own excludes hide (editor swap files, .DS_Store) stays out.
+        listed = self.run(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-per-directory=.gitignore",
+            "--directory", "--", pathspec, tree=True, env={"GIT_INDEX_FILE": str(self._no_index)},
+        )  # fmt: skip
+        return ignored.select(self.work_tree, listed, kept, skipped, private)
+
+    @staticmethod
+    def _read_paths(path: Path) -> set[bytes] | None:
+        try:
+            return {p for p in path.read_bytes().split(b"\0") if p}
+        except OSError:
+            return None
+
+    def _remove(self, paths: bytes) -> None:
+        self.run("update-index", "-z", "--force-remove", "--stdin", stdin=paths, tree=True)
+
+    @property
+    def _ignored_list(self) -> Path:
+        return self.index_file.with_name("ignored-files")
+
+    @property
+    def _skipped_list(self) -> Path:
+        return self.index_file.with_name("ignored-left-out")
+
+    @property
+    def _no_index(self) -> Path:
+        return self.index_file.with_name("no-index")  # never created: an empty index
 
     @property
     def _last_tree(self) -> Path:
@@ -187,14 +245,17 @@ class ShadowRepo:
             return True  # the last tree was pruned
         return any(p.rsplit(b"/", 1)[-1] == b".gitignore" for p in done.stdout.split(b"\0"))
 
-    def is_ignored(self, rel: bytes) -> bool:
-        """Whether the ignore rules (not the index) exclude ``rel`` from snapshots."""
+    def ignored_by(self, rel: bytes) -> bytes | None:
+        """The file whose rule ignores ``rel`` (the index aside), or None."""
         # check-ignore takes paths, not pathspecs, and refuses the literal magic.
         literal_off = {"GIT_LITERAL_PATHSPECS": "0"}
-        done = self.call("check-ignore", "-q", "--no-index", "--", rel, tree=True, env=literal_off)
+        done = self.call(
+            "check-ignore", "-v", "-z", "--stdin", "--no-index",
+            stdin=rel + b"\0", tree=True, env=literal_off,
+        )  # fmt: skip
         if done.returncode not in (0, 1):
             raise git_error(("check-ignore",), done.returncode, done.stderr)
-        return done.returncode == 0
+        return done.stdout.split(b"\0", 1)[0] if done.returncode == 0 else None
 
     def commit(self, tree: str, message: str, when: float) -> str:
         date = f"@{int(when)} +0000"

@@ -4,7 +4,8 @@ A turn's checkpoint is a snapshot of the work tree taken before the turn first
 changes anything (``begin_turn``) and one taken when it ends (``end_turn``), plus
 backups of files the snapshot does not hold (``backup_outside``). Shell commands
 are covered because the snapshot is of the whole work tree, not of the files a
-tool named. Everything lives in ``state_dir`` — a shadow git repository whose refs
+tool named; small files the repository's .gitignore ignores are in it too
+(``ignored.py``). Everything lives in ``state_dir`` — a shadow git repository whose refs
 name the session and turn (``records.py``) — so a new process can undo what an
 earlier one recorded.
 
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnemocode.safety.checkpoints import files, outside, records
+from mnemocode.safety.checkpoints import files, ignored, outside, records
 from mnemocode.safety.checkpoints.layout import Layout, detect
 from mnemocode.safety.checkpoints.model import (
     UNKNOWN,
@@ -307,8 +308,12 @@ class CheckpointStore:
         return key[1] if key[0] else os.fsencode(self._layout().root) + b"/" + key[1]
 
     def _snapshot(self, repo: ShadowRepo) -> str:
-        changed = repo.set_excludes(self._layout().excludes())
-        tree, self.last_warnings = repo.snapshot(self._layout().pathspec, rules_changed=changed)
+        layout = self._layout()
+        changed = repo.set_excludes(layout.excludes())
+        private = layout.rel(layout.private) if layout.private.is_relative_to(layout.root) else None
+        tree, self.last_warnings = repo.snapshot(
+            layout.pathspec, rules_changed=changed, private=private
+        )
         return tree
 
     def _commit(
@@ -369,7 +374,16 @@ class CheckpointStore:
             folder /= part
             if os.path.lexists(folder / ".git"):
                 return False  # a nested repository: git keeps only a link to it
-        return not repo.is_ignored(self._layout().rel(target))
+        rel = self._layout().rel(target)
+        source = repo.ignored_by(rel)
+        if source is None:
+            return True
+        # A small file a .gitignore ignores is in the snapshot too (or will be).
+        return (
+            os.path.basename(source) == b".gitignore"
+            and not ignored.heavy(rel)
+            and ignored.small_enough(os.fsencode(target))
+        )
 
     def _save_disk(self, repo: ShadowRepo, path: bytes) -> State:
         """The file's state, its content stored in the shadow repository."""
@@ -425,7 +439,10 @@ class CheckpointStore:
         for record in undone:
             for key, before, after in self._turn_changes(repo, record, turns):
                 if key not in current:
-                    current[key] = state[key] = self._current(key, now)
+                    now_state = self._current(key, now)
+                    if now_state == UNKNOWN and after is None and not key[0]:
+                        continue  # an ignored file that grew past the cap: left alone
+                    current[key] = state[key] = now_state
                 if after != _ANY and state[key] != after and key not in conflicts:
                     conflicts.append(key)
                 state[key] = before
