@@ -214,3 +214,15 @@ def test_permissions_shows_the_folders_trust_and_revokes_it(world: World) -> Non
         term.close()
     _, records, stderr = world.run()
     assert _init(records)["model"] == "mine" and "not trusted" in stderr
+
+
+def test_init_project_keeps_a_new_folder_trusted(tmp_path: Path, isolated_home: Path) -> None:
+    work = tmp_path / "own"
+    (work / ".git").mkdir(parents=True)
+    with FakeOpenAIServer([text("from the project model")]) as server:
+        args = ["init", "--non-interactive", "--provider", "local", "--project", "--no-test"]
+        args += ["--base-url", server.base_url, "--model", "m"]
+        assert run_mnemo(args, cwd=work, home=isolated_home).returncode == 0
+        proc = run_mnemo(["-p", "hi"], cwd=work, home=isolated_home)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "from the project model\n" and "ignored" not in proc.stderr

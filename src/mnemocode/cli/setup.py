@@ -9,11 +9,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from mnemocode.cli.main import Options, VerboseOpt, fail, load
+from mnemocode.cli.main import Options, VerboseOpt, fail, guarded, load
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +108,6 @@ def run_init_wizard(
     test: bool = True,
     interactive: bool = True,
 ) -> int:
-    from mnemocode.config.paths import global_config_path
-    from mnemocode.config.writer import write_model_config
-
     if preset_key is None:
         if not interactive:
             raise fail("--provider is required with --non-interactive")
@@ -151,10 +149,32 @@ def run_init_wizard(
             interactive and typer.confirm("Save the configuration anyway?", default=False)
         ):
             return 1
-    path = opts.cwd / "mnemo.toml" if project else global_config_path(os.environ)
-    write_model_config(path, str(alias), entry, make_active=True)
+    path = _save(opts, str(alias), entry, project=project)
     typer.echo(f"Saved model {alias!r} to {path}. Run `mnemo` to start, `mnemo doctor` to check.")
     return 0
+
+
+def _save(opts: Options, alias: str, entry: dict[str, Any], *, project: bool) -> Path:
+    """Write the entry; a project's own ``mnemo.toml`` written here keeps the folder
+    trusted (see ``trust_cli.keep_trust_after_own_write``)."""
+    from mnemocode.cli.trust_cli import check, keep_trust_after_own_write
+    from mnemocode.config.clamp import endpoint_of
+    from mnemocode.config.paths import global_config_path
+    from mnemocode.config.writer import write_model_config
+
+    if not project:
+        path = global_config_path(os.environ)
+        write_model_config(path, alias, entry, make_active=True)
+        return path
+    path = opts.cwd / "mnemo.toml"
+    before = check(opts)
+    write_model_config(path, alias, entry, make_active=True)
+    note = guarded(
+        opts, lambda: keep_trust_after_own_write(opts.cwd, before, (endpoint_of(entry),))
+    )
+    if note:
+        typer.echo(note)
+    return path
 
 
 def init_command(

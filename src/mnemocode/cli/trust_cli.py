@@ -116,3 +116,24 @@ def trust_command(
 
 def register(app: typer.Typer) -> None:
     app.command("trust")(trust_command)
+
+
+def keep_trust_after_own_write(
+    cwd: Path, before: TrustCheck, endpoints: tuple[str, ...]
+) -> str | None:
+    """After mnemo itself wrote the project config (``mnemo init --project``): a folder
+    that was trusted, or had no project config, stays trusted with ``endpoints``
+    confirmed too. Otherwise a note: the file has no effect until trusted."""
+    from mnemocode.config.trust import TrustStore, folder_request
+
+    request = folder_request(cwd, os.environ)
+    if request is None:
+        return None
+    if before.status not in ("none", "trusted"):
+        return (
+            f"Note: {request.root} is not trusted, so its project config has no effect "
+            "(`mnemo trust`)."
+        )
+    old = before.record.endpoints if before.record is not None else ()
+    TrustStore.for_env(os.environ).decide(request, "trusted", (*old, *endpoints))
+    return None
