@@ -5,6 +5,8 @@ Load order, each layer overriding the one before::
     defaults → <mnemo_home>/config.toml → project mnemo.toml → project .mnemo/config.toml
              → MNEMO_* environment → command-line overrides
 
+(the two project files only in a trusted folder, clamped: see the end of this text).
+
 Layers are deep-merged: tables merge key by key (``[models.<alias>]`` per alias and
 per key), scalars and arrays replace. After each layer is merged, the result so far
 is validated, so the first layer that makes the settings invalid is the one an error
@@ -37,6 +39,7 @@ config) set — each refused key is left out, with a notice naming file and line
   ``sandbox_ask``/``sandbox_auto`` only towards bubblewrap (never local);
   ``sandbox_network`` and ``allow_private_network`` only to false;
   ``extra_allowed_paths`` only a subset of the user's own list;
+  ``sandbox_hidden_paths`` only a superset;
   ``checkpoint_max_age_days``/``checkpoint_max_mb`` only higher. Any other
   ``[safety]`` key is refused.
 - ``[models.<alias>]`` of an alias the global config defines: ``provider``,
