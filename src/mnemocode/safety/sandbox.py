@@ -8,8 +8,11 @@ whole process group: SIGTERM, then SIGKILL after a grace period. With
 ``background_after_s`` the output goes to a log file from the start, so a command
 still running at that point is simply left running, detached, writing to it.
 
-Exit and output are polled (a few milliseconds at first, backing off to 50 ms):
-simple, portable, and immune to grandchildren that keep the output pipe open.
+Exit and output are events on the asyncio loop where Linux gives a pidfd (a
+command's result is ready the moment it exits), else polled (a few milliseconds at
+first, backing off to 50 ms); output to a log file (background mode) is polled. A
+grandchild that keeps the output pipe open does not hold up the result: after the
+exit what is left is read for a moment, then no more.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ _DRAIN_AFTER_EXIT_S = 0.2
 
 @dataclass(frozen=True, slots=True)
 class ResourceLimits:
-    """Soft rlimits for every command; None leaves the inherited limit alone.
+    """Soft rlimits for every command; None leaves the inherited limit alone. The
+    command's shell sets them (``ulimit -S``) before it runs anything else.
 
     No memory limit by default: compilers, JVMs and Go reserve lots of address
     space. CPU time is unlimited too, because background servers run for hours;
@@ -130,8 +134,11 @@ class LocalSandbox:
     # ---- internals -----------------------------------------------------------------
 
     def argv(self, spec: CommandSpec) -> list[str]:
-        """The process to start for ``spec`` (other backends wrap it)."""
-        return [self.shell, "-c", spec.command]
+        """The process to start for ``spec`` (other backends wrap it). The limits are
+        set by the shell itself, on the command's first line: a preexec_fn (Python
+        between fork and exec) would cost the fast spawn path, several ms a command."""
+        prefix = _ulimit_prefix(self.limits, self.shell)
+        return [self.shell, "-c", f"{prefix}{spec.command}" if prefix else spec.command]
 
     def environment(self, spec: CommandSpec) -> dict[str, str]:
         """The command's environment: ours plus ``spec.env``, filtered."""
@@ -157,7 +164,6 @@ class LocalSandbox:
                 stdout=write_fd,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_limits_setter(self.limits),  # noqa: PLW1509 - only setrlimit
             )
         except OSError as exc:
             os.close(read_fd)
@@ -175,22 +181,20 @@ class LocalSandbox:
         background_at = spec.background_after_s
         if background_at is not None and background_at >= spec.timeout_s:
             background_at = None
-        delay = _POLL_MIN_S
-        while proc.poll() is None:
-            got_data = out.feed(_read_available(run.read_fd)[0])
-            elapsed = time.monotonic() - run.started
-            if background_at is not None and elapsed >= background_at:
-                return self._to_background(run)
-            if elapsed >= spec.timeout_s:
-                await self._kill_group(proc)
-                await self._drain(run)
-                _discard(run.log_path)
-                text, truncated = out.result()
-                return CommandResult(
-                    proc.returncode, text, timed_out=True, output_truncated=truncated, pid=proc.pid
-                )
-            delay = _POLL_MIN_S if got_data else min(delay * 2, _POLL_MAX_S)
-            await asyncio.sleep(delay)
+        if run.log_path is None and hasattr(os, "pidfd_open"):
+            outcome = await self._wait_for_events(run, background_at)
+        else:
+            outcome = await self._poll(run, background_at)
+        if outcome == "background":
+            return self._to_background(run)
+        if outcome == "timeout":
+            await self._kill_group(proc)
+            await self._drain(run)
+            _discard(run.log_path)
+            text, truncated = out.result()
+            return CommandResult(
+                proc.returncode, text, timed_out=True, output_truncated=truncated, pid=proc.pid
+            )
         await self._drain(run)
         text, truncated = out.result()
         log_path = run.log_path
@@ -201,6 +205,65 @@ class LocalSandbox:
         return CommandResult(
             proc.returncode, text, output_truncated=truncated, log_path=log_path, pid=proc.pid
         )
+
+    async def _wait_for_events(self, run: _Running, background_at: float | None) -> str:
+        """Wait for the exit (a pidfd) and read output as it arrives (the pipe), both
+        on the event loop: no polling delay between a command's end and its result."""
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        try:
+            pidfd = os.pidfd_open(run.proc.pid)
+        except OSError:  # an old kernel, or a seccomp filter: fall back to polling
+            return await self._poll(run, background_at)
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        def on_data() -> None:
+            data, eof = _read_available(run.read_fd)
+            try:
+                run.out.feed(data)
+            except BaseException as exc:  # on_output raised: the caller must see it
+                loop.remove_reader(run.read_fd)
+                if not exited.done():
+                    exited.set_exception(exc)
+                return
+            if eof:  # every writer is gone; the exit will follow
+                loop.remove_reader(run.read_fd)
+
+        loop.add_reader(pidfd, on_exit)
+        loop.add_reader(run.read_fd, on_data)
+        limit = spec_limit = run.spec.timeout_s
+        if background_at is not None:
+            limit = min(limit, background_at)
+        try:
+            async with asyncio.timeout_at(run.started_loop + limit):
+                await exited
+        except TimeoutError:
+            return "background" if limit < spec_limit else "timeout"
+        finally:
+            loop.remove_reader(pidfd)
+            loop.remove_reader(run.read_fd)
+            os.close(pidfd)
+        run.proc.wait()  # it has exited: this only reaps it
+        return "exit"
+
+    async def _poll(self, run: _Running, background_at: float | None) -> str:
+        """Poll exit and output (a log file cannot be waited on): a few
+        milliseconds at first, backing off to 50 ms."""
+        spec, proc, out = run.spec, run.proc, run.out
+        delay = _POLL_MIN_S
+        while proc.poll() is None:
+            got_data = out.feed(_read_available(run.read_fd)[0])
+            elapsed = time.monotonic() - run.started
+            if background_at is not None and elapsed >= background_at:
+                return "background"
+            if elapsed >= spec.timeout_s:
+                return "timeout"
+            delay = _POLL_MIN_S if got_data else min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(delay)
+        return "exit"
 
     def _to_background(self, run: _Running) -> CommandResult:
         assert run.log_path is not None  # background mode always writes to a log
@@ -261,6 +324,8 @@ class _Running:
     out: _Output
     log_path: Path | None
     started: float = field(default_factory=time.monotonic)
+    # The same moment on the event loop's clock (for asyncio.timeout_at).
+    started_loop: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
 
 class _Output:
@@ -326,28 +391,20 @@ def _read_available(fd: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _limits_setter(limits: ResourceLimits) -> Callable[[], None] | None:
-    import resource
-
-    wanted: list[tuple[int, int]] = []
+def _ulimit_prefix(limits: ResourceLimits, shell: str) -> str:
+    """``ulimit -S …;`` setting ``limits`` (soft limits: a command may raise them)."""
+    block = 1024 if Path(shell).name in {"bash", "zsh", "ksh"} else 512
+    flags = []
     if limits.cpu_seconds is not None:
-        wanted.append((resource.RLIMIT_CPU, limits.cpu_seconds))
+        flags.append(f"-t {limits.cpu_seconds}")
     if limits.file_size_bytes is not None:
-        wanted.append((resource.RLIMIT_FSIZE, limits.file_size_bytes))
+        flags.append(f"-f {max(1, limits.file_size_bytes // block)}")
     if limits.memory_bytes is not None:
-        wanted.append((resource.RLIMIT_AS, limits.memory_bytes))
+        flags.append(f"-v {max(1, limits.memory_bytes // 1024)}")
     if not limits.core_dumps:
-        wanted.append((resource.RLIMIT_CORE, 0))
-    if not wanted:
-        return None
-
-    def set_limits() -> None:  # runs in the child between fork and exec
-        for which, value in wanted:
-            _soft, hard = resource.getrlimit(which)
-            soft = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (soft, hard))
-
-    return set_limits
+        flags.append("-c 0")
+    # One ulimit per flag: dash takes a single resource per call.
+    return "".join(f"ulimit -S {flag} 2>/dev/null; " for flag in flags)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
