@@ -234,3 +234,30 @@ async def test_tmp_is_private(work: Path, fake_home: Path) -> None:
     result = await box.run(spec(f"echo x > /tmp/{name} && cat /tmp/{name}", work, fake_home))
     assert result.output.strip() == "x"
     assert not Path("/tmp", name).exists()
+
+
+async def test_service_sockets_outside_are_hidden(work: Path, fake_home: Path) -> None:
+    """A unix socket of a service (the docker socket, say) would act outside."""
+    run_dir = fake_home / "run"
+    run_dir.mkdir()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(run_dir / "docker.sock"))
+    server.listen(1)
+    try:
+        plan = Confinement(
+            workdir=work,
+            home=fake_home,
+            mnemo_home=fake_home / ".mnemo",
+            system_hidden=(str(run_dir / "docker.sock"),),
+        )
+        probe = f"test -S {run_dir}/docker.sock && echo reachable || echo hidden"
+        result = await BubblewrapSandbox(confinement=plan).run(spec(probe, work, fake_home))
+        assert result.output.strip() == "hidden"
+        open_plan = Confinement(
+            workdir=work, home=fake_home, mnemo_home=fake_home / ".mnemo", system_hidden=()
+        )
+        seen = await BubblewrapSandbox(confinement=open_plan).run(spec(probe, work, fake_home))
+        assert seen.output.strip() == "reachable"
+    finally:
+        server.close()
+    assert "/var/run/docker.sock" in Confinement(work, fake_home, fake_home).system_hidden

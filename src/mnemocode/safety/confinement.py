@@ -10,7 +10,8 @@ The sandbox is the guarantee; this module says what it guarantees:
   project config and memory, ``.envrc``, ``.mcp.json``, ``.claude/``, ``.codex/``,
   and the shell start-up files of a home directory that happens to be writable;
 - invisible (an empty directory or an empty file mounted over them): the user's
-  credential stores and mnemo's own home;
+  credential stores, mnemo's own home, and the sockets of services that would act
+  for the command outside (docker, the session bus, agents under ``/run/user``);
 - an environment without secret-named variables (API keys never reach a child).
 
 Protected paths that do not exist yet cannot be mounted over without creating
@@ -105,6 +106,19 @@ HIDDEN_HOME: tuple[str, ...] = (
     ".config/google-chrome",
     ".config/chromium",
 )
+# Sockets of services that would act for the command outside the sandbox (the
+# docker socket is root on the host; the user's session bus, agents and keyrings
+# live under /run/user): hidden like the credential stores.
+HIDDEN_SYSTEM: tuple[str, ...] = (
+    "/run/user",
+    "/run/dbus",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/containerd",
+    "/run/podman",
+    "/run/libvirt",
+    "/run/snapd.socket",
+)
 # Embedded repositories are looked for this deep below a writable root, skipping
 # folders that only hold dependencies or build output.
 _SCAN_DEPTH = 3
@@ -126,6 +140,7 @@ class Confinement:
     writable: tuple[Path, ...] = ()
     hidden: tuple[str, ...] = HIDDEN_HOME
     protected: tuple[str, ...] = WORKDIR_PROTECTED
+    system_hidden: tuple[str, ...] = HIDDEN_SYSTEM
     # Environment variables passed through although their names look secret.
     env_passthrough: frozenset[str] = field(default_factory=frozenset)
 
@@ -171,6 +186,9 @@ class Confinement:
             path = home / name
             if os.path.lexists(path):
                 yield path
+        for name in self.system_hidden:
+            if os.path.lexists(name):
+                yield Path(name)
         mnemo = Path(os.path.abspath(self.mnemo_home))
         if os.path.isdir(mnemo) and not any(_under(root, mnemo) for root in self.roots):
             yield mnemo
