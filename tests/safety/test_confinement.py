@@ -261,3 +261,33 @@ async def test_service_sockets_outside_are_hidden(work: Path, fake_home: Path) -
     finally:
         server.close()
     assert "/var/run/docker.sock" in Confinement(work, fake_home, fake_home).system_hidden
+
+
+async def test_a_command_cannot_swap_in_a_git_directory_of_its_own(
+    work: Path, fake_home: Path
+) -> None:
+    box = sandbox_for(work, fake_home)
+    result = await box.run(
+        spec(
+            "mv .git .git-old; git init -q . ; git config core.fsmonitor 'touch pwned'; "
+            "rm -rf vendor/lib.git; git add app.py && git -c user.name=a -c user.email=a@b "
+            "commit -qm ok && echo committed",
+            work,
+            fake_home,
+        ),
+    )
+    assert not (work / ".git-old").exists()
+    assert "fsmonitor" not in (work / ".git" / "config").read_text()
+    assert (work / "vendor" / "lib.git" / "config").exists()
+    assert "committed" in result.output  # the object store stays writable
+
+
+async def test_a_gitdir_pointer_created_where_there_was_no_repository_is_removed(
+    tmp_path: Path, fake_home: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    box = sandbox_for(plain, fake_home)
+    result = await box.run(spec("echo 'gitdir: /elsewhere' > .git", plain, fake_home))
+    assert not (plain / ".git").exists()
+    assert "removed" in result.output

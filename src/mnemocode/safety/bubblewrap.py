@@ -139,6 +139,8 @@ class BubblewrapSandbox(LocalSandbox):
         for root in plan.roots:
             if root.exists():
                 args += ["--bind", str(root), str(root)]
+        for path in dict.fromkeys(plan.pinned()):
+            args += ["--bind", str(path), str(path)]
         for path in dict.fromkeys(plan.read_only()):
             args += ["--ro-bind", str(path), str(path)]
         for path in dict.fromkeys(plan.hidden_paths()):

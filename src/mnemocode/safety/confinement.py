@@ -169,9 +169,21 @@ class Confinement:
                 if _under(path, root) and os.path.lexists(path):
                     yield path
 
+    def pinned(self) -> Iterator[Path]:
+        """Git directories to mount onto themselves: a mount point cannot be renamed
+        or removed, so a command cannot swap in a ``.git`` of its own making (its
+        objects and refs stay writable: git commands work)."""
+        for root in self.roots:
+            if os.path.isdir(root / ".git") and not os.path.islink(root / ".git"):
+                yield root / ".git"
+            for path in _embedded_git(root):
+                if path.parent.name == ".git" or path.name == "config":
+                    yield path.parent
+
     def absent_protected(self) -> list[Path]:
-        """Protected names that do not exist yet (watched by the tripwire)."""
-        missing = []
+        """Protected names that do not exist yet (watched by the tripwire): also a
+        root ``.git`` where there is none (a pointer file would redirect git)."""
+        missing = [root / ".git" for root in self.roots if not os.path.lexists(root / ".git")]
         for root in self.roots:
             for name in self.protected:
                 path = root / name
