@@ -155,7 +155,8 @@ class ShadowRepo:
         snapshot, not fatal)."""
         # The caller holds the store's lock, so a leftover lock is from a killed git.
         Path(f"{self.index_file}.lock").unlink(missing_ok=True)
-        previous = self._read_paths(self._ignored_list)
+        # Our list says what the index holds; without the index it says nothing.
+        previous = self._read_paths(self._ignored_list) if self.index_file.exists() else None
         skipped = self._read_paths(self._skipped_list) or set()
         wanted, skipped = self._wanted_ignored(pathspec, private, previous or set(), skipped)
         dropped = (previous or set()) - set(wanted)  # grew too big, or no longer ignored
@@ -166,14 +167,16 @@ class ShadowRepo:
         if done.returncode not in (0, 1):
             raise git_error(("add",), done.returncode, done.stderr)
         warnings = done.stderr.decode("utf-8", "replace").strip()
-        if wanted:
-            stdin = b"".join(p + b"\0" for p in wanted)
+        # Ignored files already in the index are tracked there: `add -A` updated them.
+        new = [p for p in wanted if p not in (previous or set())]
+        if new:
+            stdin = b"".join(p + b"\0" for p in new)
             added = self.call(
                 "update-index", "--add", "--remove", "-z", "--stdin", stdin=stdin, tree=True
             )
-            if added.returncode != 0:  # one unreadable file fails them all: keep none
+            if added.returncode != 0:  # one unreadable file fails them all: none is new
                 warnings += "\n" + added.stderr.decode("utf-8", "replace").strip()
-                wanted = []
+                wanted = [p for p in wanted if p not in new]
         tree = self.run("write-tree").decode().strip()
         if rules_changed or previous is None or self._gitignore_changed(tree):
             # Files already in the index stay there when they become ignored: drop
