@@ -45,6 +45,8 @@ from mnemocode.core.types import (
 )
 from mnemocode.llm.cost import CostTracker
 
+CUT_OFF_NOTE = "[cut off: the stream ended early]"
+
 Emit = Callable[[AgentEvent], None]
 Recorder = Callable[[int, Message], None]  # (turn, message): persist as it happens
 Pricer = Callable[[Usage], float | None]
@@ -223,6 +225,7 @@ class Agent:
                 elif isinstance(event, ReasoningDelta):
                     emit(ReasoningDeltaEvent(event.text))
                 elif isinstance(event, Retrying):
+                    partial.clear()  # the retried attempt showed no text
                     emit(
                         Notice(
                             "warning",
@@ -248,6 +251,11 @@ class Agent:
             self._add(
                 Message.assistant((text + "\n\n" if text else "") + "[interrupted by the user]")
             )
+            raise
+        except ModelError:
+            # The user saw this text: it stays in the conversation, marked as cut off.
+            if partial:
+                self._add(Message.assistant("".join(partial) + "\n\n" + CUT_OFF_NOTE))
             raise
         if response is None:
             raise ModelError(

@@ -16,7 +16,13 @@ from mnemocode.core.errors import ModelError, ModelServerError
 from mnemocode.core.types import ModelRequest, StreamEvent
 from mnemocode.llm import anthropic_format as fmt
 from mnemocode.llm.base import StreamAssembler
-from mnemocode.llm.errors import connection_error, error_from_status, one_line, server_message
+from mnemocode.llm.errors import (
+    connection_error,
+    cut_off_error,
+    error_from_status,
+    one_line,
+    server_message,
+)
 from mnemocode.llm.provider import ProviderModel
 
 DEFAULT_MAX_TOKENS = 8192
@@ -157,9 +163,7 @@ class AnthropicModel(ProviderModel):
                 raise
             raise translated from exc
         if not finished:
-            raise connection_error(
-                self.name, f"the stream from {self._where} ended before message_stop"
-            )
+            raise cut_off_error(self.name, self._where, "message_stop")
         yield assembler.done()
 
     @property

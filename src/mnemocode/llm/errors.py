@@ -151,3 +151,12 @@ def connection_error(
         text = one_line(str(cause))
         detail = f": {type(cause).__name__}: {text}" if text else f": {type(cause).__name__}"
     return ModelConnectionError(f"{what}{detail}", model=model)
+
+
+def cut_off_error(model: str, where: str, missing: str) -> ModelConnectionError:
+    """A stream that ended cleanly but early (no ``missing`` marker): an incomplete
+    response, retried like a dropped connection."""
+    return ModelConnectionError(
+        f"the response from {where} was cut off (the stream ended without {missing})",
+        model=model,
+    )

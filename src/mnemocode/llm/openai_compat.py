@@ -10,6 +10,8 @@ does that). Server quirks handled here:
 - tool-call names repeated in every chunk are taken once (see ``StreamAssembler``);
 - reasoning arrives as ``reasoning_content`` (DeepSeek) or ``reasoning``
   (OpenRouter, vLLM) and is sent back the same way on the next request;
+- a stream that ends without a ``finish_reason`` is cut off (``ModelConnectionError``,
+  retried like a dropped connection), not a finished answer;
 - ``stream_options`` rejected with a 400 → asked again without it (remembered);
   no usage in the answer → usage estimated with ``tokens.estimate_usage``.
 """
@@ -25,7 +27,13 @@ from mnemocode.core.errors import ModelBadRequestError, ModelError, ModelServerE
 from mnemocode.core.types import ModelRequest, ResponseDone, StreamEvent
 from mnemocode.llm import openai_format as fmt
 from mnemocode.llm.base import StreamAssembler
-from mnemocode.llm.errors import connection_error, error_from_status, one_line, server_message
+from mnemocode.llm.errors import (
+    connection_error,
+    cut_off_error,
+    error_from_status,
+    one_line,
+    server_message,
+)
 from mnemocode.llm.provider import ProviderModel
 from mnemocode.llm.tokens import estimate_usage
 
@@ -102,7 +110,7 @@ class OpenAICompatModel(ProviderModel):
         assembler = StreamAssembler()
         assembler.model = self.model_id
         client = self._get_client()
-        received = False
+        received = complete = False
         # The SDK's typed create() re-validates every message of the history on each
         # call (tens of ms for a long session); our body is already plain JSON, so we
         # post it through the same client: same auth, errors and SSE decoding.
@@ -122,7 +130,7 @@ class OpenAICompatModel(ProviderModel):
             async with stream:
                 if "json" in stream.response.headers.get("content-type", "").lower():
                     # A complete answer although we asked for a stream (llama.cpp with tools).
-                    received = True
+                    received = complete = True
                     data = json.loads(await stream.response.aread())
                     for event in self._events(data, assembler):
                         yield event
@@ -138,6 +146,10 @@ class OpenAICompatModel(ProviderModel):
             raise translated from exc
         if not received:
             raise ModelServerError(f"empty response from {self._where}", model=self.name)
+        if not complete and assembler.finish_reason is None:
+            # The body ended cleanly but the answer did not (a proxy or server giving
+            # up): incomplete, never a finished answer.
+            raise cut_off_error(self.name, self._where, "a finish reason")
         response = assembler.finish()
         if not assembler.usage_reported:
             # The server sent no usage (it ignored stream_options): estimate it.

@@ -28,7 +28,8 @@ class RetryingModel:
     ``ResponseDone``. If the stream drops after partial output the error is raised
     (still a ``ModelConnectionError``, still ``retryable``): the caller has rendered
     text we cannot take back, so the loop reports the failure and decides whether
-    to re-ask. We chose this over buffering the whole response, which would give up
+    to re-ask. A stream that ends cleanly without a finish reason is the same
+    ``ModelConnectionError`` (the adapters raise it: "cut off"). We chose this over buffering the whole response, which would give up
     streaming for every call to protect the rare one.
 
     Auth, not-found, bad-request and context-overflow errors are never retried.

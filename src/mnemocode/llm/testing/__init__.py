@@ -8,7 +8,7 @@
   fake server in a subprocess and prints its base URL on the first stdout line.
 
 Build turns with :func:`text`, :func:`tool_call`, :func:`calls` + :func:`call`,
-:func:`reasoning`, :func:`error`, :func:`dropped`; combine them with ``+``.
+:func:`reasoning`, :func:`error`, :func:`dropped`, :func:`cut`; combine them with ``+``.
 """
 
 from mnemocode.llm.testing.fake_anthropic import FakeAnthropicServer
@@ -21,6 +21,7 @@ from mnemocode.llm.testing.script import (
     Turn,
     call,
     calls,
+    cut,
     dropped,
     error,
     load_script,
@@ -42,6 +43,7 @@ __all__ = [
     "Turn",
     "call",
     "calls",
+    "cut",
     "dropped",
     "error",
     "load_script",

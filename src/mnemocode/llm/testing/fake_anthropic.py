@@ -183,6 +183,9 @@ class FakeAnthropicServer(FakeServer):
         start_usage = {**usage, "output_tokens": 1}
         self._send(handler, {"type": "message_start", "message": self._message_shell(start_usage)})
         self._send(handler, {"type": "ping"})
+        if turn.cut_after is not None:
+            self._stream_cut(handler, blocks, turn.cut_after)
+            return
         budget = turn.drop_after
         for index, block in enumerate(blocks):
             start = {
@@ -212,6 +215,20 @@ class FakeAnthropicServer(FakeServer):
             },
         )
         self._send(handler, {"type": "message_stop"})
+        handler.end_stream()
+
+    def _stream_cut(self, handler: _Handler, blocks: list[dict[str, Any]], budget: int) -> None:
+        """``budget`` content deltas, then a clean end of the body: no ``message_stop``."""
+        for index, block in enumerate(blocks):
+            start = {"type": "content_block_start", "index": index}
+            self._send(handler, {**start, "content_block": _empty_block(block)})
+            for event in self._block_events(index, block):
+                if budget == 0:
+                    handler.end_stream()
+                    return
+                budget -= 1
+                self._send(handler, event)
+            self._send(handler, {"type": "content_block_stop", "index": index})
         handler.end_stream()
 
     def _send(self, handler: _Handler, event: dict[str, Any]) -> None:

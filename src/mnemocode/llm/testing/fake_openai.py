@@ -233,7 +233,7 @@ class FakeOpenAIServer(FakeServer):
         err: ScriptedError | None,
     ) -> None:
         handler.start_stream()
-        if self.quirks.full_message_chunk and turn.drop_after is None:
+        if self.quirks.full_message_chunk and turn.drop_after is None and turn.cut_after is None:
             handler.send_event(
                 self._chunk(self._message(turn, calls), self._finish_reason(turn), "message")
             )
@@ -243,9 +243,14 @@ class FakeOpenAIServer(FakeServer):
                 if number == turn.drop_after:
                     self._fail_stream(handler, err)
                     return
+                if number == turn.cut_after:
+                    break
                 handler.send_event(self._chunk(delta))
             if turn.drop_after is not None:
                 self._fail_stream(handler, err)
+                return
+            if turn.cut_after is not None:
+                handler.end_stream()  # a clean end: no finish_reason, no [DONE]
                 return
             handler.send_event(self._chunk({}, self._finish_reason(turn)))
         if usage is not None and not self.quirks.ignore_stream_options:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from mnemocode.core.errors import ModelConnectionError
 from mnemocode.core.types import ModelRequest, StreamEvent, Usage
 from mnemocode.llm.base import StreamAssembler
+from mnemocode.llm.errors import cut_off_error
 from mnemocode.llm.testing.script import Script, Turn, TurnSource, split
 
 
@@ -81,6 +82,10 @@ class ScriptedModel:
 
         assembler = StreamAssembler()
         assembler.model = self._name
+        if turn.cut_after is not None:
+            for event in self._events(turn, assembler)[: turn.cut_after]:
+                yield event
+            raise cut_off_error(self._name, "the scripted model", "a finish reason")
         budget = turn.drop_after
         for event in self._events(turn, assembler):
             if budget is not None:

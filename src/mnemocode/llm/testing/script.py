@@ -7,11 +7,17 @@ and the fake HTTP servers, and they have a JSON form for subprocess tests::
     {"text": "...", "reasoning": "...", "delay": 0.1,
      "tool_calls": [{"name": "file_read", "arguments": {"path": "a.py"}}],
      "error": {"status": 429, "message": "slow down", "retry_after": 0.1},
-     "drop_after": 2}
+     "drop_after": 2, "cut_after": 2}
 
 ``drop_after`` = N streams N content chunks and then fails: with ``error`` set the
 error arrives mid-stream, otherwise the connection is dropped. Error status 0 also
 means "drop the connection" (before any output).
+
+``cut_after`` = N streams N content chunks and then ends the response cleanly —
+the chunked body is closed properly but no ``finish_reason`` (OpenAI) or
+``message_stop`` (Anthropic) and no ``[DONE]`` is sent: a proxy or server that
+gives up without an error. 0 sends only the opening chunk. ``ScriptedModel``
+raises the ``ModelConnectionError`` the adapters raise for such a stream.
 """
 
 from __future__ import annotations
@@ -97,6 +103,7 @@ class Turn:
     drop_after: int | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
+    cut_after: int | None = None
 
     def __add__(self, other: Turn) -> Turn:
         return Turn(
@@ -108,6 +115,7 @@ class Turn:
             drop_after=other.drop_after if other.drop_after is not None else self.drop_after,
             usage=other.usage or self.usage,
             finish_reason=other.finish_reason or self.finish_reason,
+            cut_after=other.cut_after if other.cut_after is not None else self.cut_after,
         )
 
     def http_error(self) -> ScriptedError | None:
@@ -142,6 +150,7 @@ class Turn:
             drop_after=data.get("drop_after"),
             usage=Usage(**usage) if usage else None,
             finish_reason=data.get("finish_reason"),
+            cut_after=data.get("cut_after"),
         )
 
 
@@ -196,6 +205,12 @@ def error(
 def dropped(content: str, *, after: int = 1) -> Turn:
     """Stream ``after`` chunks of ``content``, then drop the connection."""
     return Turn(text=content, drop_after=after)
+
+
+def cut(content: str, *, after: int = 1) -> Turn:
+    """Stream ``after`` chunks of ``content``, then end the response cleanly with no
+    finish reason (see ``cut_after``)."""
+    return Turn(text=content, cut_after=after)
 
 
 TurnLike = Turn | str
