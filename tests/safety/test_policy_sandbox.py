@@ -124,7 +124,9 @@ async def test_auto_mode_with_the_sandbox_runs_workdir_commands_confined(tmp_pat
 
 
 async def test_every_refusal_is_audited_as_a_denial_with_its_source(tmp_path: Path) -> None:
-    safety, ctx = make_safety(tmp_path, "ask", headless_approver(False))
+    safety, ctx = make_safety(
+        tmp_path, "ask", headless_approver(False), web_allow_domains=["127.0.0.1"]
+    )
     await safety.guard.call(shell("rm -rf /"), ctx)
     await safety.guard.call(shell("touch new.txt"), ctx)
     fetch = ToolCall("c2", "web_fetch", {"url": "http://127.0.0.1:9/"})
@@ -171,3 +173,76 @@ def test_mnemo_audit_filters_by_outcome_and_source(tmp_path: Path, isolated_home
     assert "rm y" in by_user.stdout and "touch x" not in by_user.stdout
     bad = run_mnemo(["audit", "--outcome", "maybe"], cwd=work, home=isolated_home)
     assert bad.returncode != 0 and "approved or denied" in bad.stderr
+
+
+class SessionAnswers(Answers):
+    async def approve(self, request: ApprovalRequest) -> ApprovalDecision:
+        self.asked.append(request)
+        return ApprovalDecision(True, "", "session", "user")
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """A page, and a redirect from 127.0.0.1 to localhost (another host)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/hop"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{self.server.server_port}/page")
+                self.end_headers()
+                return
+            body = b"<html><body><p>hello page</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_web_fetch_asks_once_per_domain_in_ask_mode(tmp_path: Path, web_server: str) -> None:
+    answers = SessionAnswers()
+    safety, ctx = make_safety(tmp_path, "ask", answers, allow_private_network=True)
+    first = await safety.guard.call(ToolCall("w1", "web_fetch", {"url": f"{web_server}/a"}), ctx)
+    assert "hello page" in first.text and len(answers.asked) == 1
+    again = await safety.guard.call(ToolCall("w2", "web_fetch", {"url": f"{web_server}/b"}), ctx)
+    assert "hello page" in again.text and len(answers.asked) == 1  # the domain, for the session
+    # A redirect to another host the user was never asked about is refused.
+    hop = await safety.guard.call(ToolCall("w3", "web_fetch", {"url": f"{web_server}/hop"}), ctx)
+    assert hop.is_error and "not an allowed domain" in hop.text
+    assert safety.audit.query(outcome="denied")[-1].source == "network"
+
+
+def test_auto_mode_fetches_only_allow_listed_domains(tmp_path: Path) -> None:
+    safety, ctx = make_safety(tmp_path, "auto", StaticApprover(False))
+    decide = safety.policy.decide
+
+    def fetch(url: str) -> str:
+        return decide(ToolCall("w", "web_fetch", {"url": url}), None, ctx).action
+
+    assert fetch("https://docs.python.org/3/library/os.html") == "allow"
+    assert fetch("https://evil.example/?q=stolen") == "deny"
+    assert fetch("https://docs.python.org.evil.example/") == "deny"
+    assert fetch("https://docs.python.org\\@evil.example/") == "deny"
+    custom, ctx = make_safety(
+        tmp_path, "auto", StaticApprover(False), web_allow_domains=["*.internal.example"]
+    )
+    allowed = custom.policy.decide(
+        ToolCall("w", "web_fetch", {"url": "https://wiki.internal.example/x"}), None, ctx
+    )
+    assert allowed.action == "allow"
+    ask = make_safety(tmp_path, "ask", StaticApprover(False))[0]
+    search = ToolCall("s", "web_search", {"query": "x"})
+    assert ask.policy.decide(search, None, ctx).action == "ask"

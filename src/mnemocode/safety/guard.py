@@ -74,9 +74,17 @@ def summarize(call: ToolCall) -> str:
 
 def _session_key(call: ToolCall, verdict: Verdict) -> str:
     """What an "allow for this session" answer covers: the exact command; a file
-    tool anywhere in the work directory; elsewhere, that one path."""
+    tool anywhere in the work directory; elsewhere, that one path; web_fetch, the
+    domain; web_search, every search."""
     if call.name == "shell_exec":
         return f"shell_exec:{call.arguments.get('command', '')}"
+    if call.name == "web_fetch":
+        from mnemocode.safety.domains import DomainError, domain_of, session_key
+
+        try:
+            return session_key(call.name, domain_of(str(call.arguments.get("url", ""))))
+        except DomainError:
+            return call.name
     if verdict.path is not None:
         where = "workdir" if verdict.path.zone == "workdir" else str(verdict.path.resolved)
         return f"{call.name}:{where}"

@@ -31,6 +31,12 @@ from typing import Literal
 
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import ToolCall, ToolSpec
+from mnemocode.safety.domains import (
+    DEFAULT_WEB_ALLOW_DOMAINS,
+    DomainError,
+    domain_allowed,
+    domain_of,
+)
 from mnemocode.safety.guard import FILE_WRITERS, Verdict
 from mnemocode.safety.paths import PathPolicy, PathVerdict
 from mnemocode.safety.rules import RuleStore
@@ -54,6 +60,8 @@ class SafetyPolicy:
     confined_modes: frozenset[str] = frozenset()
     # auto mode: commands that run with the network (see ``_listed``).
     auto_network: tuple[str, ...] = ()
+    # Hosts web_fetch reaches without a question (``domains.py`` patterns).
+    web_domains: tuple[str, ...] = DEFAULT_WEB_ALLOW_DOMAINS
 
     @property
     def confined(self) -> bool:
@@ -213,7 +221,31 @@ class SafetyPolicy:
             return Verdict("ask", "it changes a file", "ask:write", path=checked)
         return self._ask_or_refuse(checked.reason, checked.rule, path=checked)
 
+    def _web(self, call: ToolCall) -> Verdict:
+        """web_fetch asks for each new domain (auto mode fetches only allow-listed
+        ones): a URL carries data out in its path and query. web_search asks once
+        in ask mode (the query goes to the search engine) and runs in auto mode."""
+        if self.mode == "bypass":
+            return Verdict("allow", "safety checks are off for this session", "mode:bypass")
+        if call.name == "web_search":
+            if self.mode == "auto":
+                return Verdict("allow", "a search", "web:search")
+            return Verdict("ask", "it sends this query to the search engine", "web:search")
+        try:
+            host = domain_of(str(call.arguments.get("url", "")))
+        except DomainError as exc:
+            return Verdict("deny", str(exc), "web:bad-url")
+        if domain_allowed(host, self.web_domains):
+            return Verdict("allow", f"{host} is on the web allow-list", "web:allow-listed")
+        return self._ask_or_refuse(
+            f"it fetches from {host}, which is not on the web allow-list "
+            "([safety] web_allow_domains)",
+            "web:domain",
+        )
+
     def _read(self, call: ToolCall, ctx: ToolContext) -> Verdict:
+        if call.name in {"web_fetch", "web_search"}:
+            return self._web(call)
         raw = call.arguments.get("path")
         if isinstance(raw, str) and raw and self.mode != "bypass":
             checked = self.paths.check(raw, write=False, cwd=ctx.cwd)

@@ -15,6 +15,7 @@ from mnemocode.safety.audit import AuditLog
 from mnemocode.safety.bubblewrap import BubblewrapSandbox, bwrap_path
 from mnemocode.safety.checkpoints import CheckpointStore
 from mnemocode.safety.confinement import HIDDEN_HOME, Confinement
+from mnemocode.safety.domains import allow_patterns, domain_allowed, session_key
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.network import guarded_transport
 from mnemocode.safety.paths import PathPolicy
@@ -141,6 +142,7 @@ def build_policy(
         user_home,
         confined_modes=confined_modes(config),
         auto_network=tuple(config.auto_network_commands),
+        web_domains=allow_patterns(config.web_allow_domains),
     )
 
 
@@ -183,5 +185,15 @@ def build_safety(
         env_passthrough=frozenset(config.env_passthrough),
     )
     sandbox = ModalSandbox(policy, config, confinement)
-    transport = functools.partial(guarded_transport, allow_private=config.allow_private_network)
+    def allow_host(host: str) -> bool:
+        """A redirect may go to a host the user would not be asked about."""
+        return (
+            policy.mode == "bypass"
+            or domain_allowed(host, policy.web_domains)
+            or session_key("web_fetch", host) in guard.session_allowed
+        )
+
+    transport = functools.partial(
+        guarded_transport, allow_private=config.allow_private_network, allow_host=allow_host
+    )
     return Safety(guard, policy, rules, paths, checkpoints, audit, sandbox, transport)
