@@ -9,7 +9,15 @@ import pytest
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import ToolCall
 from mnemocode.safety.sandbox import LocalSandbox
-from mnemocode.tools.search import find_rg, glob, glob_files, grep, grep_lines
+from mnemocode.tools.files import file_read
+from mnemocode.tools.search import (
+    find_rg,
+    glob,
+    glob_files,
+    grep,
+    grep_lines,
+    search_root,
+)
 
 ENGINES = ["rg", "python"]
 
@@ -74,3 +82,47 @@ async def test_glob_tool_reports_no_match(repo: Path) -> None:
     ctx = ToolContext(cwd=repo, sandbox=LocalSandbox())
     result = await glob.run(ToolCall("1", "glob", {"pattern": "*.rs"}), ctx)
     assert result.text == "No files match '*.rs'."
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_grep_paths_are_relative_to_the_work_directory(repo: Path, engine: str) -> None:
+    """A hit's path opens with file_read as it is: relative to the work directory,
+    whatever folder or file the search was given (as glob's are)."""
+    for path, context in [("src", 0), ("src/pkg", 1), ("src/pkg/core.py", 1), ("./src/", 0)]:
+        root = search_root(repo, path)
+        lines = await grep_lines(root, "beta", context=context, base=repo, engine=engine)
+        assert "src/pkg/core.py:5:def beta():" in lines, (path, lines)
+        if context:
+            assert "src/pkg/core.py-6-    return 2" in lines, (path, lines)
+
+
+async def test_grep_and_glob_tools_name_files_file_read_opens(repo: Path) -> None:
+    ctx = ToolContext(cwd=repo, sandbox=LocalSandbox())
+    hit = (await grep.run(ToolCall("1", "grep", {"pattern": "beta", "path": "src"}), ctx)).text
+    assert hit == "src/pkg/core.py:5:def beta():"
+    listed = await glob.run(ToolCall("2", "glob", {"pattern": "*.py", "path": "src/pkg"}), ctx)
+    assert listed.text == "src/pkg/core.py"
+    for path in (hit.split(":")[0], listed.text):
+        read = await file_read.run(ToolCall("3", "file_read", {"path": path, "force": True}), ctx)
+        assert not read.is_error and "def beta" in read.text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_paths_outside_the_work_directory_are_absolute(tmp_path: Path, engine: str) -> None:
+    work, other = tmp_path / "work", tmp_path / "other"
+    work.mkdir()
+    other.mkdir()
+    (other / "notes.txt").write_text("needle here\n")
+    root = search_root(work, "../other")
+    lines = await grep_lines(root, "needle", base=work, engine=engine)
+    assert lines == [f"{other / 'notes.txt'}:1:needle here"]
+    ctx = ToolContext(cwd=work, sandbox=LocalSandbox())
+    listed = await glob.run(ToolCall("2", "glob", {"pattern": "*.txt", "path": "../other"}), ctx)
+    assert listed.text == str(other / "notes.txt")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_glob_with_a_folder_matches_the_shown_path(repo: Path, engine: str) -> None:
+    root = search_root(repo, "src")
+    lines = await grep_lines(root, "alpha", file_glob="src/pkg/*.py", base=repo, engine=engine)
+    assert lines == ["src/pkg/core.py:1:def alpha():"]

@@ -1,4 +1,7 @@
-"""``glob`` and ``grep``: gitignore-aware, ripgrep first, a Python fallback."""
+"""``glob`` and ``grep``: gitignore-aware, ripgrep first, a Python fallback.
+
+Both name files relative to the work directory (absolute when outside it), whatever
+folder they searched, so the model can pass a hit to ``file_read`` as it is."""
 
 from __future__ import annotations
 
@@ -28,14 +31,24 @@ def find_rg() -> str | None:
     return shutil.which("rg")
 
 
-def _root(ctx: ToolContext, path: str | None) -> Path:
+def search_root(cwd: Path, path: str | None) -> Path:
+    """The folder or file to search: ``path`` against ``cwd``, ``..`` folded (so a
+    folder outside the work directory is shown by its absolute path)."""
     if not path:
-        return ctx.cwd
+        return cwd
     candidate = Path(path).expanduser()
-    root = candidate if candidate.is_absolute() else ctx.cwd / candidate
+    root = Path(os.path.normpath(candidate if candidate.is_absolute() else cwd / candidate))
     if not root.exists():
         raise ToolError(f"{path} does not exist")
     return root
+
+
+def shown_path(path: Path, base: Path) -> str:
+    """``path`` as the tools report it: relative to ``base``, else absolute."""
+    try:
+        return path.relative_to(base).as_posix() or "."
+    except ValueError:
+        return str(path)
 
 
 async def _run(argv: list[str], cwd: Path) -> tuple[int, str, str]:
@@ -162,21 +175,14 @@ async def glob(ctx: ToolContext, pattern: str, path: str | None = None) -> str:
         pattern: Glob pattern.
         path: Directory to search (default: project root).
     """
-    root = _root(ctx, path)
+    root = search_root(ctx.cwd, path)
     found = await glob_files(root, pattern)
     if not found:
         return f"No files match {pattern!r}."
-    shown = [_display(p, ctx.cwd) for p in found[:MAX_GLOB_RESULTS]]
+    shown = [shown_path(p, ctx.cwd) for p in found[:MAX_GLOB_RESULTS]]
     if len(found) > MAX_GLOB_RESULTS:
         shown.append(f"[{len(found) - MAX_GLOB_RESULTS} more; narrow the pattern]")
     return "\n".join(shown)
-
-
-def _display(path: Path, cwd: Path) -> str:
-    try:
-        return path.relative_to(cwd).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # ---- grep --------------------------------------------------------------------------
@@ -190,8 +196,10 @@ async def grep_lines(
     context: int = 0,
     ignore_case: bool = False,
     engine: str = "auto",
+    base: Path | None = None,
 ) -> list[str]:
-    """``path:line:text`` match lines (``path-line-text`` for context), by engine."""
+    """``path:line:text`` match lines (``path-line-text`` for context), by engine;
+    paths relative to ``base`` (default: the folder searched)."""
     try:
         compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
@@ -199,35 +207,38 @@ async def grep_lines(
     rg = find_rg() if engine in {"auto", "rg"} else None
     if engine == "rg" and rg is None:
         raise ToolError("ripgrep is not installed")
+    if base is None:
+        base = root if root.is_dir() else root.parent
     if rg is None:
-        return await asyncio.to_thread(_python_grep, root, compiled, file_glob, context)
+        return await asyncio.to_thread(_python_grep, root, compiled, file_glob, context, base)
     argv = [rg, "--line-number", "--no-heading", "--color", "never", "--hidden", "-g", "!.git"]
-    argv += ["--max-columns", str(MAX_LINE_CHARS), "--max-columns-preview"]
-    if root.is_dir():
-        argv.append("--with-filename")
+    argv += ["--max-columns", str(MAX_LINE_CHARS), "--max-columns-preview", "--with-filename"]
     if ignore_case:
         argv.append("-i")
     if context:
         argv += ["-C", str(context)]
     if file_glob:
         argv += ["-g", file_glob]
-    argv += ["-e", pattern, "--", "."] if root.is_dir() else ["-e", pattern, "--", str(root)]
-    code, out, err = await _run(argv, root if root.is_dir() else root.parent)
+    # ripgrep names each file as the path it was given plus the rest: give it the
+    # root as seen from ``base``.
+    argv += ["-e", pattern, "--", shown_path(root, base)]
+    code, out, err = await _run(argv, base)
     if code not in (0, 1):
         raise ToolError(f"grep failed: {err.strip()}")
     return [line.removeprefix("./") for line in out.splitlines() if line != "--"]
 
 
 def _python_grep(
-    root: Path, regex: re.Pattern[str], file_glob: str | None, context: int
+    root: Path, regex: re.Pattern[str], file_glob: str | None, context: int, base: Path
 ) -> list[str]:
     files = [root] if root.is_file() else walk_files(root)
     name_filter = glob_regex(file_glob) if file_glob else None
     out: list[str] = []
     for path in sorted(files):
-        base = root.parent if root.is_file() else root
-        rel = path.relative_to(base).as_posix()
-        if name_filter and not name_filter.fullmatch(_rel(path, base, file_glob or "")):
+        rel = shown_path(path, base)
+        # As ripgrep does: a glob with a slash is matched against the shown path.
+        subject = rel if "/" in (file_glob or "") else path.name
+        if name_filter and not name_filter.fullmatch(subject):
             continue
         try:
             data = path.read_bytes()
@@ -269,9 +280,14 @@ async def grep(
         ignore_case: Case-insensitive search.
         max_results: Maximum lines to return.
     """
-    root = _root(ctx, path)
+    root = search_root(ctx.cwd, path)
     lines = await grep_lines(
-        root, pattern, file_glob=glob, context=min(max(context, 0), 10), ignore_case=ignore_case
+        root,
+        pattern,
+        file_glob=glob,
+        context=min(max(context, 0), 10),
+        ignore_case=ignore_case,
+        base=ctx.cwd,
     )
     if not lines:
         return f"No matches for {pattern!r}."
