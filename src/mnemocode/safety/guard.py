@@ -117,7 +117,22 @@ class GuardedToolset:
         return self.inner.specs()
 
     async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
-        spec = next((s for s in self.inner.specs() if s.name == call.name), None)
+        specs = self.inner.specs()
+        spec = next((s for s in specs if s.name == call.name), None)
+        if spec is None:
+            # Nothing to approve: a name the model made up (or remembers from its
+            # training, like Codex's apply_patch) cannot run whatever the answer.
+            known = ", ".join(sorted(s.name for s in specs))
+            message = f"Unknown tool {call.name!r}. Available tools: {known}"
+            return self._finish(
+                call,
+                ctx,
+                Verdict("deny", "not one of the available tools", "unknown-tool"),
+                outcome="denied",
+                decided_by="unknown-tool",
+                result=_denied(call, message),
+                source="policy",
+            )
         verdict = self.policy.decide(call, spec, ctx)
         decided_by = verdict.rule
         approved = False

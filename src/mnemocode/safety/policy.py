@@ -75,7 +75,7 @@ class SafetyPolicy:
             return self._write(call, ctx)
         if call.name in TRUSTED_READERS:
             return self._read(call, ctx)
-        return self._other(call, spec)
+        return self._other(call)
 
     # ---- shell ---------------------------------------------------------------------
 
@@ -258,7 +258,9 @@ class SafetyPolicy:
                 return self._ask_or_refuse(checked.reason, checked.rule, path=checked)
         return Verdict("allow", "read-only tool", f"read:{call.name}")
 
-    def _other(self, call: ToolCall, spec: ToolSpec | None) -> Verdict:
+    def _other(self, call: ToolCall) -> Verdict:
+        """An MCP or custom tool (a name no toolset has never gets here: the guard
+        answers it with the list of tools there are)."""
         if self.mode == "bypass":
             return Verdict("allow", "safety checks are off for this session", "mode:bypass")
         raw = call.arguments.get("path")
@@ -266,8 +268,9 @@ class SafetyPolicy:
             rule = self.rules.match_path(call.name, Path(raw), self.paths.workdir)
             if rule is not None:
                 return Verdict("allow", f"allowed by your rule: {rule.describe()}", "rule")
-        kind = "an extension tool" if spec is not None else "an unknown tool"
-        return self._ask_or_refuse(f"{call.name} is {kind} with no rule allowing it", "ext:ask")
+        return self._ask_or_refuse(
+            f"{call.name} is an extension tool with no rule allowing it", "ext:ask"
+        )
 
     # ---- helpers -------------------------------------------------------------------
 
