@@ -331,10 +331,12 @@ class Agent:
                 result = ToolResult.of_text(
                     call, f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True
                 )
+        # The toolset's own timing, when it has one, leaves out an approval's wait.
+        ran = result.duration_s
         result = cap_tool_output(
             result, self.config.tool_output_max_chars, self.tool_context.log_dir
         )
-        emit(ToolCallFinished(call, result, time.perf_counter() - started))
+        emit(ToolCallFinished(call, result, time.perf_counter() - started if ran is None else ran))
         return result
 
     def _append_note(self, note: str) -> None:

@@ -54,6 +54,10 @@ class ToolResult:
     # Set when a check inside the tool refused the call (e.g. "network" for an
     # address the URL guard refused), so the audit log records a denial.
     denied_by: str | None = None
+    # How long the call itself ran, when the toolset timed it (the safety guard
+    # starts the clock once an approval question is answered); None: the loop
+    # times the whole call.
+    duration_s: float | None = None
 
     @property
     def text(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -157,6 +158,7 @@ class GuardedToolset:
                     why = f": {decision.reason}" if decision.reason else ""
                     advice = "Do not retry the same call; adapt or ask the user."
                     result = _denied(call, f"Denied by {decision.by}{why}. {advice}")
+                    result.duration_s = 0.0  # it never ran; the answer's wait is not its time
                     return self._finish(
                         call,
                         ctx,
@@ -171,6 +173,8 @@ class GuardedToolset:
                 elif decision.scope in {"session", "always"}:
                     self.session_allowed.add(_session_key(call, verdict))
             approved = True
+        # The call's duration starts now: the time the user took to answer is not its.
+        ran_from = time.perf_counter()
         moved = self._target_moved(verdict)
         if moved is not None:
             return self._finish(
@@ -191,6 +195,7 @@ class GuardedToolset:
             ctx = replace(ctx, sandbox=grant)
         # Any tool's output may carry a key: a file read, a grep hit, a web page.
         result = self._redact(await self.inner.call(call, ctx))
+        result.duration_s = time.perf_counter() - ran_from
         refused_by = result.denied_by
         return self._finish(
             call,
