@@ -20,10 +20,11 @@ def test_safety_check_commands_in_each_mode(tmp_path: Path, isolated_home: Path)
     assert check(["--", "git status"], tmp_path, isolated_home)["decision"] == "allow"
     rm = check(["--", "ls && rm -rf build"], tmp_path, isolated_home)
     assert rm["decision"] == "ask" and str(tmp_path / "build") in rm["writes"]  # type: ignore[operator]
-    assert (
-        check(["--mode", "auto", "--", "rm -rf build"], tmp_path, isolated_home)["decision"]
-        == "deny"
-    )
+    # auto mode runs it inside the sandbox (writes in the work directory); not a write outside
+    auto = check(["--mode", "auto", "--", "rm -rf build"], tmp_path, isolated_home)
+    assert auto["decision"] == "allow" and auto["rule"] == "auto:sandboxed"
+    outside = check(["--mode", "auto", "--", "rm -rf ../elsewhere"], tmp_path, isolated_home)
+    assert outside["decision"] == "deny"
     denied = check(["--", "rm -rf ~"], tmp_path, isolated_home)
     assert denied["decision"] == "deny" and str(denied["rule"]).startswith("deny:")
 

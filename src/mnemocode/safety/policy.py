@@ -82,7 +82,7 @@ class SafetyPolicy:
     def _shell(self, call: ToolCall, ctx: ToolContext) -> Verdict:
         command = str(call.arguments.get("command", ""))
         cwd = _cwd(call, ctx)
-        shell = analyse_command(command, cwd=cwd, home=self.home)
+        shell = analyse_command(command, cwd=cwd, home=self.home, workdir=self.paths.workdir)
         protected = [
             w
             for w in shell.writes
