@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 Action = Literal["allow", "ask", "deny"]
 Previewer = Callable[[ToolCall, ToolContext], str | None]
-FILE_WRITERS = {"file_write", "file_edit"}
+FILE_WRITERS = {"file_write", "file_edit", "apply_patch"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,13 @@ class Verdict:
     # one command), and inside the confining sandbox or not.
     network: bool = False
     confined: bool = True
+    # A tool that writes several files (apply_patch): every checked path; ``path``
+    # is the one that decided.
+    targets: tuple[PathVerdict, ...] = ()
+
+    @property
+    def checked_paths(self) -> tuple[PathVerdict, ...]:
+        return self.targets or ((self.path,) if self.path is not None else ())
 
 
 class Policy(Protocol):
@@ -67,6 +74,13 @@ def summarize(call: ToolCall) -> str:
     args = call.arguments
     if call.name == "shell_exec":
         return f"run: {args.get('command', '')}"
+    if call.name == "apply_patch":
+        from mnemocode.tools.apply_patch import PatchError, patch_paths
+
+        try:
+            return f"patch {', '.join(patch_paths(str(args.get('input', ''))))}"
+        except PatchError:
+            return "patch (does not parse)"
     if call.name in FILE_WRITERS:
         return f"{call.name.removeprefix('file_')} {args.get('path', '?')}"
     text = json.dumps(args, ensure_ascii=False, default=str)
@@ -87,8 +101,10 @@ def _session_key(call: ToolCall, verdict: Verdict) -> str:
         except DomainError:
             return call.name
     if verdict.path is not None:
-        where = "workdir" if verdict.path.zone == "workdir" else str(verdict.path.resolved)
-        return f"{call.name}:{where}"
+        places = {
+            "workdir" if p.zone == "workdir" else str(p.resolved) for p in verdict.checked_paths
+        }
+        return f"{call.name}:{'|'.join(sorted(places))}"
     return call.name
 
 
@@ -119,6 +135,9 @@ class GuardedToolset:
 
     async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
         specs = self.inner.specs()
+        patch = _shell_patch(call, specs)
+        if patch is not None:
+            return replace(await self.call(patch, ctx), name=call.name)
         spec = next((s for s in specs if s.name == call.name), None)
         if spec is None:
             # Nothing to approve: a name the model made up (or remembers from its
@@ -222,7 +241,7 @@ class GuardedToolset:
             rule = Rule(
                 "shell_exec", "project", prefix=verdict.shell.commands[0], directory=str(ctx.cwd)
             )
-        elif verdict.path is not None:
+        elif verdict.path is not None and len(verdict.checked_paths) == 1:
             try:
                 relative = verdict.path.resolved.relative_to(ctx.cwd.resolve()).as_posix()
             except ValueError:
@@ -259,15 +278,16 @@ class GuardedToolset:
     def _target_moved(self, verdict: Verdict) -> str | None:
         """Re-check a file target right before the write: a symlink created since
         the check must not redirect it somewhere the user did not approve."""
-        if self.paths is None or verdict.path is None:
+        if self.paths is None:
             return None
-        now = self.paths.recheck(verdict.path)
-        if now.resolved == verdict.path.resolved and now.zone == verdict.path.zone:
-            return None
-        return (
-            f"Refused: {verdict.path.resolved} now resolves to {now.resolved} ({now.zone}); "
-            "the target changed after it was checked."
-        )
+        for checked in verdict.checked_paths:
+            now = self.paths.recheck(checked)
+            if now.resolved != checked.resolved or now.zone != checked.zone:
+                return (
+                    f"Refused: {checked.resolved} now resolves to {now.resolved} ({now.zone}); "
+                    "the target changed after it was checked."
+                )
+        return None
 
     def _checkpoint(
         self, call: ToolCall, ctx: ToolContext, verdict: Verdict, spec: ToolSpec | None
@@ -276,10 +296,9 @@ class GuardedToolset:
             return None
         checkpoint = self.checkpoints.begin_turn(ctx.session_id, ctx.turn)
         outside: list[Path] = []
-        if verdict.path is not None:
-            # Also inside the work tree: ignored files (.env) and .git/ are not in
-            # the snapshot; the store skips what the snapshot already covers.
-            outside.append(verdict.path.resolved)
+        # Also inside the work tree: ignored files (.env) and .git/ are not in
+        # the snapshot; the store skips what the snapshot already covers.
+        outside.extend(checked.resolved for checked in verdict.checked_paths)
         if verdict.shell is not None and self.paths is not None:
             for target in verdict.shell.writes:
                 if target != "?" and self.paths.check(target, write=True).zone != "workdir":
@@ -328,6 +347,20 @@ class GuardedToolset:
                 )
             )
         return result
+
+
+def _shell_patch(call: ToolCall, specs: list[ToolSpec]) -> ToolCall | None:
+    """Codex CLI's models send a patch as a command (``apply_patch <<'EOF' … EOF``):
+    where the apply_patch tool is offered, it runs as that tool — decided on every
+    file it writes, not as a shell command."""
+    if call.name != "shell_exec" or call.arguments.get("cwd"):
+        return None
+    if not any(s.name == "apply_patch" for s in specs):
+        return None
+    from mnemocode.tools.apply_patch import shell_patch
+
+    text = shell_patch(str(call.arguments.get("command", "")))
+    return None if text is None else ToolCall(call.id, "apply_patch", {"input": text})
 
 
 def _denied(call: ToolCall, message: str) -> ToolResult:

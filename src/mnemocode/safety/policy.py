@@ -24,6 +24,7 @@ without an explicit prompt, in every mode (so auto refuses them).
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ from mnemocode.safety.guard import FILE_WRITERS, Verdict
 from mnemocode.safety.paths import PathPolicy, PathVerdict
 from mnemocode.safety.rules import RuleStore
 from mnemocode.safety.shell import ShellVerdict, analyse_command
+from mnemocode.tools.apply_patch import TOOL_NAME as PATCH_TOOL
+from mnemocode.tools.apply_patch import PatchError, patch_paths
 
 Mode = Literal["ask", "auto", "bypass"]
 
@@ -71,8 +74,10 @@ class SafetyPolicy:
     def decide(self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext) -> Verdict:
         if call.name == "shell_exec":
             return self._shell(call, ctx)
+        if call.name == PATCH_TOOL:
+            return self._patch(call, ctx)
         if call.name in FILE_WRITERS:
-            return self._write(call, ctx)
+            return self._write(call.name, str(call.arguments.get("path", "")), ctx)
         if call.name in TRUSTED_READERS:
             return self._read(call, ctx)
         return self._other(call)
@@ -199,8 +204,7 @@ class SafetyPolicy:
 
     # ---- files ---------------------------------------------------------------------
 
-    def _write(self, call: ToolCall, ctx: ToolContext) -> Verdict:
-        raw = str(call.arguments.get("path", ""))
+    def _write(self, tool: str, raw: str, ctx: ToolContext) -> Verdict:
         checked = self.paths.check(raw, write=True, cwd=ctx.cwd)
         if checked.zone == "protected":
             return self._ask_or_refuse(checked.reason, checked.rule, path=checked, protected=True)
@@ -208,7 +212,7 @@ class SafetyPolicy:
             return Verdict(
                 "allow", "safety checks are off for this session", "mode:bypass", path=checked
             )
-        rule = self.rules.match_path(call.name, checked.resolved, self.paths.workdir)
+        rule = self.rules.match_path(tool, checked.resolved, self.paths.workdir)
         if rule is not None:
             return Verdict(
                 "allow", f"allowed by your rule: {rule.describe()}", "rule", path=checked
@@ -220,6 +224,20 @@ class SafetyPolicy:
                 )
             return Verdict("ask", "it changes a file", "ask:write", path=checked)
         return self._ask_or_refuse(checked.reason, checked.rule, path=checked)
+
+    def _patch(self, call: ToolCall, ctx: ToolContext) -> Verdict:
+        """apply_patch writes every file its envelope names: each is decided as a
+        write, and the strictest verdict stands, carrying every target (the guard
+        re-checks and backs up each)."""
+        try:
+            paths = patch_paths(str(call.arguments.get("input", "")))
+        except PatchError:
+            # The tool parses the same text the same way: it fails, writing nothing.
+            return Verdict("allow", "the patch does not parse; nothing is written", "patch:invalid")
+        verdicts = [self._write(call.name, raw, ctx) for raw in paths]
+        strictest = max(verdicts, key=_severity)
+        targets = tuple(v.path for v in verdicts if v.path is not None)
+        return dataclasses.replace(strictest, targets=targets)
 
     def _web(self, call: ToolCall) -> Verdict:
         """web_fetch asks for each new domain (auto mode fetches only allow-listed
@@ -332,6 +350,10 @@ def _listed(entries: tuple[str, ...], argvs: list[list[str]]) -> bool:
         return False
 
     return bool(argvs) and all(one(argv) for argv in argvs)
+
+
+def _severity(verdict: Verdict) -> tuple[int, bool]:
+    return {"allow": 0, "ask": 1, "deny": 2}[verdict.action], verdict.protected
 
 
 def _lower(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import ToolCall
 from mnemocode.safety.guard import Previewer
+from mnemocode.tools.apply_patch import PatchError, plan_patch
 from mnemocode.tools.edit import EditError, apply_edit
 from mnemocode.tools.files import decode_text
 
@@ -63,5 +64,20 @@ def preview_write(call: ToolCall, ctx: ToolContext) -> str | None:
     return unified(before, str(call.arguments.get("content", "")), str(call.arguments.get("path")))
 
 
+def preview_patch(call: ToolCall, ctx: ToolContext) -> str | None:
+    """Each file's diff, or deletion, as apply_patch would leave it."""
+    try:
+        changes = plan_patch(str(call.arguments.get("input", "")), ctx.cwd)
+    except PatchError as exc:
+        return f"(the patch will fail: {exc})"
+    parts = [
+        f"(deletes {c.shown})\n"
+        if c.after is None
+        else unified(c.before or "", c.after_text, c.shown)
+        for c in changes
+    ]
+    return "".join(parts)
+
+
 def default_previewers() -> dict[str, Previewer]:
-    return {"file_edit": preview_edit, "file_write": preview_write}
+    return {"file_edit": preview_edit, "file_write": preview_write, "apply_patch": preview_patch}
