@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnemocode.agent.budget import TokenMeter
+from mnemocode.agent.budget import TokenMeter, memory_caps
 from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.instructions import InstructionFile, find_instructions
@@ -28,6 +28,7 @@ from mnemocode.llm.base import complete
 from mnemocode.llm.cost import cost_usd
 from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
+from mnemocode.llm.window import start_window_probe
 from mnemocode.memory.db import transaction
 from mnemocode.memory.projects import Project, ProjectRegistry, default_slug
 from mnemocode.memory.service import Memory, open_registry
@@ -35,7 +36,7 @@ from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety, build_safety
 from mnemocode.tools.base import FunctionToolset
-from mnemocode.tools.builtin import builtin_tools
+from mnemocode.tools.builtin import tools_for_window
 
 
 def project_state_dir(home: Path, cwd: Path) -> Path:
@@ -88,14 +89,28 @@ class App:
     background: list[asyncio.Future[int]] = field(default_factory=list)
     # Things to tell the user at start (e.g. MEMORY.md edits picked up).
     notices: list[str] = field(default_factory=list)
+    # Built-in tools not offered because the model's context window is small.
+    left_out_tools: list[str] = field(default_factory=list)
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
     ) -> TurnFinished:
-        """One turn; afterwards the checkpoint records what it left behind."""
+        """One turn; afterwards the checkpoint records what it left behind.
+
+        The transcript is written behind the agent; it is flushed before the turn
+        is reported finished (and however the turn ends), so a finished turn is on
+        disk and visible to every other connection and process."""
+
+        def emit_durably(event: AgentEvent) -> None:
+            if isinstance(event, TurnFinished) and self.memory is not None:
+                self.memory.flush()
+            emit(event)
+
         try:
-            return await self.agent.run_turn(prompt, emit)
+            return await self.agent.run_turn(prompt, emit_durably)
         finally:
+            if self.memory is not None:
+                self.memory.flush()
             self.guard.end_turn(self.session_id, self.agent.turns)
             self._extract_during_long_session()
 
@@ -164,7 +179,7 @@ class App:
                 self.notices.append(report.describe())
         self.agent.context.prefix = SystemPrefix.build(
             self.cwd, self.instructions, self.settings.agent.system_prompt,
-            memory=self.memory.prefix_text(),
+            memory=self.memory.prefix_text(), tool_names={s.name for s in self.tool_specs()},
         )  # fmt: skip
         self.agent.context.recent = self.memory.recent_section(exclude_session=self.session_id).text
 
@@ -331,6 +346,8 @@ def build_app(
     benchmarks and one-shot presets pass them)."""
     alias, config = settings.model(model_alias)
     chat_model = model if model is not None else build_model(alias, config, env=env)
+    # The server's context window, asked while the rest starts (≤ ~1 s).
+    window_probe = start_window_probe(alias, config, env) if model is None else None
     registry = open_registry(home)
     try:
         chosen = resolve_project(registry, cwd, project, env)
@@ -348,7 +365,19 @@ def build_app(
             report = memory.sync_mirror(chosen.workdir)
             if report.user_edits or report.problem:
                 notices.append(report.describe())
-    inner = tools if tools is not None else FunctionToolset(builtin_tools())
+    found = window_probe.result() if window_probe is not None else None
+    if found is not None:
+        config = settings.models[alias] = config.model_copy(update={"context_window": found.tokens})
+        notices.append(f"context window: {found.tokens} tokens ({found.source})")
+    small_tools, left_out_tools = tools_for_window(config.context_window)
+    inner = tools if tools is not None else FunctionToolset(small_tools)
+    if memory is not None:
+        recent_cap, prefix_cap = memory_caps(
+            config.context_window, memory.config.recent_tokens, memory.config.prefix_tokens
+        )
+        memory.config = memory.config.model_copy(
+            update={"recent_tokens": recent_cap, "prefix_tokens": prefix_cap}
+        )
     safety = build_safety(
         settings.safety,
         inner=inner,
@@ -378,6 +407,7 @@ def build_app(
         instructions,
         settings.agent.system_prompt,
         memory=memory.prefix_text() if memory else "",
+        tool_names={spec.name for spec in safety.guard.specs()},
     )
     context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
     if memory is not None:
@@ -404,6 +434,7 @@ def build_app(
         project=chosen,
         memory=memory,
         notices=notices,
+        left_out_tools=[] if tools is not None else left_out_tools,
     )
     if memory is not None:
         agent.recorder = app._record

@@ -406,12 +406,18 @@ async def test_rejected_stream_options_are_dropped_and_usage_estimated(
 async def test_models_endpoint_and_recorded_requests(openai_server: ServerFactory) -> None:
     import httpx
 
-    server = openai_server([])
+    server = openai_server([text("hi")])
     async with httpx.AsyncClient() as client:
         models = (await client.get(f"{server.base_url}/models")).json()
+        await client.post(f"{server.base_url}/chat/completions", json=ask_body())
         recorded = (await client.get(f"{server.url}/_fake/requests")).json()
     assert models["data"][0]["id"] == "fake-model"
-    assert recorded[0]["path"] == "/v1/models"
+    assert [r["path"] for r in recorded] == ["/v1/chat/completions"]
+    assert [r.path for r in server.metadata_requests] == ["/v1/models"]
+
+
+def ask_body() -> dict[str, object]:
+    return {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
 
 
 async def test_script_exhausted_is_a_clear_bad_request(

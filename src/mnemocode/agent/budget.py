@@ -14,6 +14,55 @@ PRUNED_NOTE = (
 )
 
 
+# The answer's reserve never takes more than this share of the context window: a
+# default of 8,192 output tokens would leave nothing of a 4k local model.
+OUTPUT_SHARE = 0.25
+
+
+def output_reserve(window: int, configured: int | None) -> int | None:
+    """Tokens kept free for the answer: ``max_output_tokens``, at most a quarter of
+    the window (None when no maximum is configured)."""
+    if not configured:
+        return None
+    return min(configured, max(1, int(window * OUTPUT_SHARE)))
+
+
+# What memory may put in front of the model every turn, as shares of the window
+# (the configured [memory] caps apply when smaller): a 4k model keeps ~3k for work.
+RECENT_SHARE = 0.05
+PREFIX_SHARE = 0.04
+
+
+def memory_caps(window: int, recent_tokens: int, prefix_tokens: int) -> tuple[int, int]:
+    """The effective (recent, prefix) token caps for a model with ``window`` tokens."""
+    return (
+        min(recent_tokens, int(window * RECENT_SHARE)),
+        min(prefix_tokens, int(window * PREFIX_SHARE)),
+    )
+
+
+def overflow_advice(*, needed: int, limit: int, fixed: int, last: int, window: int) -> str:
+    """Why a request does not fit and what would help. ``fixed``: the system prompt,
+    memory and tool schemas alone; ``last``: the newest message alone."""
+    head = f"The request needs ~{needed} tokens but ~{limit} fit"
+    where = f"context_window {window}"
+    if fixed >= limit:
+        return (
+            f"{head} ({where}): the system prompt, memory and tool schemas alone take "
+            f"~{fixed}. Raise context_window if the server allows more (`mnemo doctor` "
+            "shows what it reports), or use fewer tools (--tools) for this model."
+        )
+    if fixed + last > limit:
+        return (
+            f"{head} ({where}): your message alone is ~{last} tokens. "
+            "Send a shorter message or attach less."
+        )
+    return (
+        f"{head} ({where}): the conversation has grown. Use /clear to start fresh, or a "
+        "model with a larger window."
+    )
+
+
 def cap_tool_output(result: ToolResult, max_chars: int, spill_dir: Path | None) -> ToolResult:
     """Cut an oversized text result to head + tail, saving the whole to a file the
     model can page through with file_read."""

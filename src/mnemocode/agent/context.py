@@ -4,6 +4,7 @@ turns of a session (so provider prompt caches hit), then the history."""
 from __future__ import annotations
 
 import platform
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,18 @@ you changed and how you checked it.
 - Be concise; use Markdown; refer to code as path:line."""
 
 
+# Lines of BASE_PROMPT that only make sense with this tool.
+_NEEDS_TOOL = {"memory_search": "use memory_search before guessing"}
+
+
+def base_prompt_for(tool_names: Collection[str] | None) -> str:
+    if tool_names is None:
+        return BASE_PROMPT
+    missing = [phrase for name, phrase in _NEEDS_TOOL.items() if name not in tool_names]
+    lines = BASE_PROMPT.split("\n")
+    return "\n".join(line for line in lines if not any(p in line for p in missing))
+
+
 @dataclass(slots=True)
 class SystemPrefix:
     """Computed once per session. Never rebuilt mid-session."""
@@ -36,13 +49,17 @@ class SystemPrefix:
         instructions: list[InstructionFile],
         base_prompt: str | None = None,
         today: date | None = None,
+        *,
         memory: str = "",
+        tool_names: Collection[str] | None = None,
     ) -> SystemPrefix:
+        """``tool_names``: the tools the model has; lines of the built-in prompt
+        about a tool it lacks are left out (None: all tools)."""
         env = (
             f"Working directory: {cwd}\nPlatform: {platform.system()} {platform.machine()}\n"
             f"Date at session start: {(today or date.today()).isoformat()}"
         )
-        parts = [base_prompt or BASE_PROMPT, env]
+        parts = [base_prompt or base_prompt_for(tool_names), env]
         for item in instructions:
             parts.append(
                 f"Instructions from {item.path} (follow them; later files win):\n{item.text}"

@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mnemocode.agent.budget import TokenMeter, cap_tool_output, fit_to_window, prune_tool_outputs
+from mnemocode.agent.budget import (
+    TokenMeter,
+    cap_tool_output,
+    fit_to_window,
+    output_reserve,
+    overflow_advice,
+    prune_tool_outputs,
+)
 from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder
 from mnemocode.agent.stall import StallDetector
@@ -110,6 +117,7 @@ class Agent:
         # Where each turn still in ``history`` began (index of its user message).
         # Turn numbers only grow, so (session, turn) names one turn for checkpoints.
         self.turn_starts: dict[int, int] = {}
+        self._told: tuple[int, int | None] | None = None  # the output-reserve notice, once
 
     def _add(self, message: Message) -> None:
         self.history.append(message)
@@ -207,13 +215,28 @@ class Agent:
             return
         self._fit_context(emit)
 
+    def _output_reserve(self, emit: Emit | None = None) -> int | None:
+        window, configured = self.slot.context_window, self.context.max_output_tokens
+        reserve = output_reserve(window, configured)
+        if emit is not None and reserve != configured and (window, configured) != self._told:
+            self._told = (window, configured)
+            emit(
+                Notice(
+                    "info",
+                    f"max_output_tokens {configured} does not fit a {window}-token context "
+                    f"window: answers are limited to {reserve} tokens (a quarter of it).",
+                )
+            )
+        return reserve
+
     def _budget_limit(self) -> int:
-        out = self.context.max_output_tokens or 0
+        out = self._output_reserve() or 0
         return max(1_000, int(self.slot.context_window * self.config.context_budget) - out)
 
     async def _call_model(self, emit: Emit, *, after_overflow: bool = False) -> ModelResponse:
         await self._keep_in_window(emit)
         request = self.context.build(self.history, self.toolset.specs())
+        request.max_output_tokens = self._output_reserve(emit)
         started = time.perf_counter()
         partial: list[str] = []
         response: ModelResponse | None = None
@@ -277,11 +300,15 @@ class Agent:
 
         before, after = fit_to_window(self.history, measure, limit)
         if after > limit:
-            raise TurnStopped(
-                "context_overflow",
-                f"The conversation needs ~{after} tokens but the model allows ~{limit}. "
-                "Use /clear to start fresh or switch to a model with a larger context window.",
+            fixed = self.meter.measure(self.context.build([], tools))
+            last = self.meter.measure(self.context.build(self.history[-1:], tools)) - fixed
+            advice = overflow_advice(
+                needed=after, limit=limit, fixed=fixed, last=last, window=self.slot.context_window
             )
+            reserve = self._output_reserve()
+            if reserve:
+                advice += f" ({reserve} tokens are kept for the answer.)"
+            raise TurnStopped("context_overflow", advice)
         if after < before:
             emit(Notice("info", f"Pruned old tool outputs: ~{before} → ~{after} tokens."))
 

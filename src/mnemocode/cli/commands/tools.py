@@ -25,6 +25,12 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
         mark = Text("read-only", style="green") if spec.read_only else Text("asks", style="yellow")
         table.add_row(Text(spec.name, style="bold"), mark, first_sentence(spec.description))
     ctx.console.print(table)
+    if ctx.app.left_out_tools:
+        window = ctx.app.agent.slot.context_window
+        names = ", ".join(ctx.app.left_out_tools)
+        ctx.console.print(
+            Text(f"left out for this model's small window ({window} tokens): {names}", style="dim")
+        )
     mode = ctx.app.settings.safety.mode
     ctx.console.print(Text(f"mode {mode}: read-only tools run without asking", style="dim"))
 

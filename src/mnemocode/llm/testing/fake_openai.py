@@ -49,6 +49,9 @@ class OpenAIQuirks:
         return dataclasses.replace(base, **flags)
 
 
+WINDOW_STYLES = ("llama.cpp", "ollama", "vllm", "openrouter")
+
+
 class FakeOpenAIServer(FakeServer):
     """Serves ``POST /v1/chat/completions`` (streamed or not) and ``GET /v1/models``.
 
@@ -56,6 +59,12 @@ class FakeOpenAIServer(FakeServer):
     ``strict`` (default) malformed requests — null tool-call ids, tool results with
     no matching call, wrong part types — get a 400, as a picky server would.
     Use as a context manager; ``base_url`` is what the SDK wants.
+
+    ``context_window`` with ``window_style`` says the window the way that server
+    does: ``llama.cpp`` (``GET /props``), ``ollama`` (``POST /api/show``: ``num_ctx``
+    in ``parameters``, and a larger trained ``context_length``), ``vllm``
+    (``max_model_len`` in ``/v1/models``), ``openrouter`` (``context_length`` there).
+    Those questions are recorded in ``metadata_requests``, not ``requests``.
     """
 
     owner = "FakeOpenAIServer"
@@ -69,10 +78,16 @@ class FakeOpenAIServer(FakeServer):
         chunks: int = 3,
         port: int = 0,
         strict: bool = True,
+        context_window: int | None = None,
+        window_style: str = "llama.cpp",
     ) -> None:
         super().__init__(script, model=model, chunks=chunks, port=port)
+        if window_style not in WINDOW_STYLES:
+            raise ValueError(f"window_style must be one of {', '.join(WINDOW_STYLES)}")
         self.quirks = quirks or OpenAIQuirks()
         self.strict = strict
+        self.context_window = context_window
+        self.window_style = window_style
 
     @property
     def base_url(self) -> str:
@@ -82,14 +97,31 @@ class FakeOpenAIServer(FakeServer):
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
+    def is_metadata(self, request: RecordedRequest) -> bool:
+        path = request.path.split("?")[0].rstrip("/")
+        return (request.method, path.rsplit("/", 1)[-1]) in {
+            ("GET", "models"),
+            ("GET", "props"),
+            ("POST", "show"),
+        }
+
     def route(self, handler: _Handler, request: RecordedRequest) -> None:
         path = request.path.split("?")[0].rstrip("/")
+        window, style = self.context_window, self.window_style
         if request.method == "GET" and path.endswith("/models"):
-            handler.send_json(
-                200, {"object": "list", "data": [{"id": self.model, "object": "model"}]}
-            )
+            entry: dict[str, Any] = {"id": self.model, "object": "model"}
+            if window and style in ("vllm", "openrouter"):
+                entry["max_model_len" if style == "vllm" else "context_length"] = window
+            handler.send_json(200, {"object": "list", "data": [entry]})
         elif request.method == "POST" and path.endswith("/chat/completions"):
             self._chat(handler, request)
+        elif request.method == "GET" and path == "/props" and window and style == "llama.cpp":
+            settings = {"n_ctx": window, "n_predict": -1, "temperature": 0.8}
+            handler.send_json(200, {"default_generation_settings": settings, "total_slots": 1})
+        elif request.method == "POST" and path == "/api/show" and window and style == "ollama":
+            info = {"general.architecture": "qwen2", "qwen2.context_length": window * 8}
+            params = f'num_ctx                        {window}\nstop "<|im_end|>"'
+            handler.send_json(200, {"parameters": params, "model_info": info})
         else:
             self.send_error(handler, 404, f"no route {request.method} {path}")
 

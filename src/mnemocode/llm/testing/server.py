@@ -150,6 +150,9 @@ class FakeServer:
         self.model = model
         self.chunks = chunks
         self.requests: list[RecordedRequest] = []
+        # Questions about the server rather than to the model (model lists, the
+        # context window) — kept apart so a client's probing does not shift indexes.
+        self.metadata_requests: list[RecordedRequest] = []
         self._turns = TurnSource(script, self.owner)
         self._lock = threading.Lock()
         self._port = port
@@ -200,12 +203,18 @@ class FakeServer:
 
     def handle(self, handler: _Handler, request: RecordedRequest) -> None:
         with self._lock:
-            self.requests.append(request)
+            if self.is_metadata(request):
+                self.metadata_requests.append(request)
+            else:
+                self.requests.append(request)
         if request.method == "GET" and request.path.rstrip("/").endswith("/_fake/requests"):
             with self._lock:
                 handler.send_json(200, [r.to_dict() for r in self.requests[:-1]])
             return
         self.route(handler, request)
+
+    def is_metadata(self, request: RecordedRequest) -> bool:
+        return False
 
     def route(self, handler: _Handler, request: RecordedRequest) -> None:
         raise NotImplementedError
