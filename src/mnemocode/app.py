@@ -36,7 +36,7 @@ from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety, build_safety
 from mnemocode.tools.base import FunctionToolset
-from mnemocode.tools.builtin import tools_for_window
+from mnemocode.tools.builtin import patch_tools, tools_for_window
 
 
 def project_state_dir(home: Path, cwd: Path) -> Path:
@@ -370,6 +370,7 @@ def build_app(
         config = settings.models[alias] = config.model_copy(update={"context_window": found.tokens})
         notices.append(f"context window: {found.tokens} tokens ({found.source})")
     small_tools, left_out_tools = tools_for_window(config.context_window)
+    small_tools += patch_tools(settings.tools.apply_patch, config.model)
     inner = tools if tools is not None else FunctionToolset(small_tools)
     if memory is not None:
         recent_cap, prefix_cap = memory_caps(

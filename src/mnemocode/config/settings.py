@@ -69,6 +69,9 @@ class ToolsConfig(_Strict):
     web_fetch_timeout_s: float = Field(default=20.0, gt=0)
     file_read_max_lines: int = Field(default=2_000, gt=0)
     attach_max_chars: int = Field(default=100_000, gt=0)
+    # Offer Codex's apply_patch tool: "auto" to models whose names look trained
+    # on it (gpt-, o1/o3/o4, codex), true to every model, false to none.
+    apply_patch: Literal["auto"] | bool = "auto"
 
 
 SandboxKind = Literal["local", "bubblewrap"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from mnemocode.tools.apply_patch import apply_patch, codex_trained
 from mnemocode.tools.base import FunctionToolset, Tool
 from mnemocode.tools.edit import file_edit
 from mnemocode.tools.files import file_read, file_write
@@ -94,3 +95,11 @@ def tools_for_window(window: int) -> tuple[list[Tool], list[str]]:
         else:
             kept.append(small)
     return kept, left_out
+
+
+def patch_tools(setting: bool | str, model: str) -> list[Tool]:
+    """``apply_patch`` when ``[tools] apply_patch`` offers it: true, or "auto" for a
+    model whose name looks trained on its envelope (GPT, o1/o3/o4, Codex). It comes
+    besides file_edit, not instead: either edits through the same engine."""
+    wanted = codex_trained(model) if setting == "auto" else bool(setting)
+    return [apply_patch] if wanted else []
