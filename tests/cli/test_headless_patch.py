@@ -11,7 +11,10 @@ import pytest
 from mnemocode.llm.testing import FakeOpenAIServer, text, tool_call
 from tests.conftest import run_mnemo, write_global_config
 
-PATCH = "*** Begin Patch\n*** Update File: calc.py\n@@\n-    return a - b\n+    return a + b\n*** End Patch\n"
+PATCH = (
+    "*** Begin Patch\n*** Update File: calc.py\n@@\n"
+    "-    return a - b\n+    return a + b\n*** End Patch\n"
+)
 
 
 def config(url: str, model: str, tools: str = "") -> str:
