@@ -157,7 +157,7 @@ async def run_headless(
                 "model": app.model_alias,
                 "model_id": app.model_config.model,
                 "cwd": str(app.cwd),
-                "mode": app.settings.safety.mode,
+                "mode": app.safety.policy.mode,
                 "tools": [s.name for s in app.tool_specs()],
             }
         )

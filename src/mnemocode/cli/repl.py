@@ -96,7 +96,7 @@ def make_session(
         text = (
             f" {app.project_name} · {app.model_alias} · {format_tokens(usage.input_tokens)} in"
             f" · {format_tokens(usage.output_tokens)} out"
-            f" · {format_cost(app.agent.totals.cost_usd)} · mode {app.settings.safety.mode} "
+            f" · {format_cost(app.agent.totals.cost_usd)} · mode {app.safety.policy.mode} "
         )
         return FormattedText([("class:bottom-toolbar", text)])
 
@@ -293,7 +293,7 @@ class Repl:
         head = Text("mnemo", style="bold")
         head.append(f" · {app.project_name}", style="bold cyan")
         head.append(
-            f" · {app.model_alias} ({config.model}) · mode {app.settings.safety.mode} · {app.cwd}",
+            f" · {app.model_alias} ({config.model}) · mode {app.safety.policy.mode} · {app.cwd}",
             style="dim",
         )
         self.console.print(head)

@@ -47,7 +47,7 @@ async def status_command(ctx: ReplContext, arg: str) -> None:
     table.add_row("endpoint", config.base_url or "provider default")
     table.add_row("project", app.project_name)
     table.add_row("cwd", str(app.cwd))
-    table.add_row("mode", app.settings.safety.mode)
+    table.add_row("mode", app.safety.policy.mode)
     files = ", ".join(str(item.path) for item in app.instructions) or "none"
     table.add_row("instructions", files)
     table.add_row("turns", f"{app.agent.turns} ({len(app.agent.history)} messages in history)")

@@ -31,7 +31,7 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
         ctx.console.print(
             Text(f"left out for this model's small window ({window} tokens): {names}", style="dim")
         )
-    mode = ctx.app.settings.safety.mode
+    mode = ctx.app.safety.policy.mode
     ctx.console.print(Text(f"mode {mode}: read-only tools run without asking", style="dim"))
 
 
