@@ -291,3 +291,16 @@ async def test_a_gitdir_pointer_created_where_there_was_no_repository_is_removed
     result = await box.run(spec("echo 'gitdir: /elsewhere' > .git", plain, fake_home))
     assert not (plain / ".git").exists()
     assert "removed" in result.output
+
+
+async def test_a_repository_that_appears_between_commands_is_protected_from_the_next(
+    work: Path, fake_home: Path
+) -> None:
+    box = sandbox_for(work, fake_home)
+    await box.run(spec("true", work, fake_home))
+    later = work / "later"
+    subprocess.run(["git", "init", "-q", str(later)], check=True)  # noqa: ASYNC221 - the user's clone
+    await box.run(spec("true", work, fake_home))
+    before = (later / ".git" / "config").read_text()
+    await box.run(spec("echo '[core] fsmonitor = evil' >> later/.git/config", work, fake_home))
+    assert (later / ".git" / "config").read_text() == before

@@ -11,6 +11,7 @@ command runs in is never made writable because it was asked for.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import shutil
@@ -72,6 +73,8 @@ class BubblewrapSandbox(LocalSandbox):
         self.confinement = confinement
         self.writable = [p.resolve() for p in writable]
         self.network = network
+        self._plan: list[tuple[str, str]] | None = None
+        self._refresh: asyncio.Future[None] | None = None
 
     async def run(
         self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
@@ -85,8 +88,13 @@ class BubblewrapSandbox(LocalSandbox):
                 "only inside it (the sandbox never makes another directory writable)",
                 by="sandbox",
             )
+        if self._refresh is not None and not self._refresh.done():
+            await self._refresh  # usually long done: the model took its time
         watched = plan.absent_protected()
-        result = await super().run(spec, on_output)
+        try:
+            result = await super().run(spec, on_output)
+        finally:
+            self._refresh_plan()
         removed = remove_planted(watched)
         if removed:
             shown = ", ".join(str(p) for p in removed)
@@ -128,24 +136,52 @@ class BubblewrapSandbox(LocalSandbox):
         return args
 
     def _mounts(self, spec: CommandSpec) -> list[str]:
-        plan = self.confinement
-        if plan is None:
+        if self.confinement is None:
             args: list[str] = []
             for path in dict.fromkeys([*self.writable, spec.cwd.resolve()]):
                 if path.exists():
                     args += ["--bind", str(path), str(path)]
             return args
-        args = []
-        for root in plan.roots:
-            if root.exists():
-                args += ["--bind", str(root), str(root)]
-        for path in dict.fromkeys(plan.pinned()):
-            args += ["--bind", str(path), str(path)]
-        for path in dict.fromkeys(plan.read_only()):
-            args += ["--ro-bind", str(path), str(path)]
-        for path in dict.fromkeys(plan.hidden_paths()):
-            if path.is_dir():
-                args += ["--tmpfs", str(path)]
+        mounts = self._plan
+        # The scanned part of the plan (embedded repositories) is the last command's,
+        # refreshed behind it off the critical path, when everything it mounts is
+        # still there; else it is made now. Credential stores are looked up each time.
+        if mounts is None or not all(os.path.lexists(target) for _, target in mounts):
+            mounts = self._plan = _plan_mounts(self.confinement)
+        out: list[str] = []
+        for option, target in [*mounts, *_hidden_mounts(self.confinement)]:
+            if option == "--tmpfs":
+                out += [option, target]
+            elif option == "--ro-bind-null":
+                out += ["--ro-bind", os.devnull, target]
             else:
-                args += ["--ro-bind", os.devnull, str(path)]
-        return args
+                out += [option, target, target]
+        return out
+
+    def _refresh_plan(self) -> None:
+        """Make the next command's plan in a worker thread, while the model thinks."""
+        if self.confinement is None or (self._refresh is not None and not self._refresh.done()):
+            return
+        plan = self.confinement
+
+        def make() -> None:
+            self._plan = _plan_mounts(plan)
+
+        self._refresh = asyncio.get_running_loop().run_in_executor(None, make)
+
+
+def _plan_mounts(plan: Confinement) -> list[tuple[str, str]]:
+    """(bwrap option, path) for the writable roots, the pinned git directories and
+    the read-only parts of ``plan`` as the disk is now, in mount order."""
+    mounts = [("--bind", str(root)) for root in plan.roots if root.exists()]
+    mounts += [("--bind", str(path)) for path in dict.fromkeys(plan.pinned())]
+    mounts += [("--ro-bind", str(path)) for path in dict.fromkeys(plan.read_only())]
+    return mounts
+
+
+def _hidden_mounts(plan: Confinement) -> list[tuple[str, str]]:
+    """The credential stores as they are right now (cheap: a few dozen stats)."""
+    return [
+        ("--tmpfs" if path.is_dir() else "--ro-bind-null", str(path))
+        for path in dict.fromkeys(plan.hidden_paths())
+    ]
