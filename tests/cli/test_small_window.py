@@ -61,3 +61,39 @@ async def test_tools_lists_what_was_left_out(tmp_path: Path) -> None:
         s.send("/tools\n")
         await s.wait_for("left out for this model's small window")
         assert "web_search, memory_search" in s.output
+
+
+def _init(url: str, *extra: str) -> list[str]:
+    return ["init", "--non-interactive", "--provider", "local", "--base-url", url,
+            "--model", "fake-model", *extra]  # fmt: skip
+
+
+def test_init_writes_the_servers_window(tmp_path: Path, isolated_home: Path) -> None:
+    with FakeOpenAIServer([text("ok")], context_window=4_096) as server:
+        proc = run_mnemo(_init(server.base_url), cwd=tmp_path, home=isolated_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Context window: 4096 tokens (llama.cpp /props n_ctx)." in proc.stdout
+    assert "context_window = 4096" in (isolated_home / "config.toml").read_text()
+
+
+def test_init_keeps_a_given_window_and_says_the_server_differs(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    with FakeOpenAIServer([text("ok")], context_window=4_096, window_style="vllm") as server:
+        args = _init(server.base_url, "--context-window", "8192")
+        proc = run_mnemo(args, cwd=tmp_path, home=isolated_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the server says its context window is 4096 tokens" in proc.stdout
+    assert "context_window = 8192" in (isolated_home / "config.toml").read_text()
+
+
+def test_doctor_warns_when_config_and_server_disagree(tmp_path: Path, isolated_home: Path) -> None:
+    with FakeOpenAIServer([text("ok")], context_window=4_096, window_style="ollama") as server:
+        write_global_config(isolated_home, _config(server.base_url, "context_window = 32768\n"))
+        proc = run_mnemo(["doctor"], cwd=tmp_path, home=isolated_home)
+    lines = proc.stdout.splitlines()
+    window = [line for line in lines if line.startswith("! window")]
+    assert window, proc.stdout
+    assert "config says 32768 tokens, the server 4096 (Ollama /api/show num_ctx)" in window[0]
+    assert any(line.startswith("✓ endpoint") for line in lines)
+    assert any(line.startswith(("✓ sandbox", "! sandbox")) for line in lines)  # still there

@@ -137,7 +137,7 @@ def run_init_wizard(
         entry["base_url"] = base_url
     if key_env:
         entry["api_key_env"] = key_env
-    entry["context_window"] = context_window or preset.context_window
+    entry["context_window"] = _init_window(entry, context_window, preset.context_window)
     if key_env and not os.environ.get(key_env):
         typer.echo(
             f"Note: ${key_env} is not set in this shell; mnemo reads the key from it at run time."
@@ -152,6 +152,51 @@ def run_init_wizard(
     path = _save(opts, str(alias), entry, project=project)
     typer.echo(f"Saved model {alias!r} to {path}. Run `mnemo` to start, `mnemo doctor` to check.")
     return 0
+
+
+def _server_window(entry: dict[str, Any]) -> Any:
+    """What the endpoint says its context window is (a ``ServerWindow``), or None."""
+    from mnemocode.llm.window import probe_window, worth_asking
+
+    base_url = entry.get("base_url")
+    if not base_url or not worth_asking(entry.get("provider", "openai"), base_url):
+        return None
+    key_env = entry.get("api_key_env")
+    key = os.environ.get(key_env) if key_env else None
+    return probe_window(base_url, entry["model"], api_key=key, timeout=2.0)
+
+
+def _init_window(entry: dict[str, Any], given: int | None, default: int) -> int:
+    """``--context-window``, else what the server says, else the preset's."""
+    found = _server_window(entry)
+    if found is None:
+        return given or default
+    if given and given != found.tokens:
+        typer.echo(
+            f"Note: the server says its context window is {found.tokens} tokens "
+            f"({found.source}); keeping --context-window {given}."
+        )
+        return given
+    if not given:
+        typer.echo(f"Context window: {found.tokens} tokens ({found.source}).")
+    return int(found.tokens)
+
+
+def _window_check(cfg: Any) -> Check | None:
+    """Does the configured context window match what the server says?"""
+    found = _server_window(cfg.model_dump(exclude_none=True))
+    if found is None:
+        return None
+    configured = "context_window" in cfg.model_fields_set
+    if configured and cfg.context_window != found.tokens:
+        return (
+            "warn",
+            "window",
+            f"config says {cfg.context_window} tokens, the server {found.tokens} "
+            f"({found.source}): set context_window = {found.tokens}",
+        )
+    where = "as configured" if configured else "context_window unset: the server's is used"
+    return ("ok", "window", f"{found.tokens} tokens ({found.source}; {where})")
 
 
 def _save(opts: Options, alias: str, entry: dict[str, Any], *, project: bool) -> Path:
@@ -272,6 +317,9 @@ def doctor_checks(opts: Options) -> list[Check]:
                 )
                 ok, what = _probe(alias, cfg.model_dump(exclude_none=True))
                 checks.append(("ok" if ok else "fail", "endpoint", what))
+                window = _window_check(cfg) if ok else None
+                if window is not None:
+                    checks.append(window)
     rg = find_rg()
     checks.append(
         _tool_version("ripgrep", rg)
