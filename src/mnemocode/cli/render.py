@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,6 +168,11 @@ def format_tokens(count: int) -> str:
     return f"{count // 1000}k"
 
 
+def format_elapsed(seconds: float) -> str:
+    whole = max(0, int(seconds))
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m {whole % 60:02d}s"
+
+
 def format_cost(cost: float | None) -> str:
     if cost is None:
         return "—"
@@ -227,6 +231,8 @@ class Renderer:
         self._label = "thinking…"
         self._waiting = False
         self._turn_started = 0.0
+        # One spinner for the whole turn: it animates from the time it first rendered.
+        self._spinner = Spinner("dots", style="cyan")
         self.in_turn = False
 
     # ---- dispatch ---------------------------------------------------------------
@@ -279,7 +285,8 @@ class Renderer:
             self._running.clear()
             self._thinking = ""
             self._label, self._waiting = "thinking…", True
-        self._turn_started = time.monotonic()
+            self._spinner = Spinner("dots", style="cyan")
+        self._turn_started = self.console.get_time()
         self.in_turn = True
         self._start_live()
 
@@ -295,7 +302,7 @@ class Renderer:
         elif event.stop_reason not in {"end_turn", "error", "stall"} and event.text:
             self.console.print(Text(event.text, style="yellow"))
         self.end_turn()
-        elapsed = time.monotonic() - self._turn_started
+        elapsed = self.console.get_time() - self._turn_started
         line = f"{usage_line(event.usage, event.cost_usd)} · {elapsed:.1f}s"
         self.console.print(Text(line, style="dim"))
 
@@ -378,7 +385,7 @@ class Renderer:
             return
         self._live = Live(
             console=self.console,
-            get_renderable=self._view,
+            get_renderable=self.view,
             refresh_per_second=self._refresh,
             transient=True,
             redirect_stdout=False,
@@ -391,7 +398,7 @@ class Renderer:
         if live is not None:
             live.stop()
 
-    def _view(self) -> RenderableType:
+    def view(self) -> RenderableType:
         with self._lock:
             text = "".join(self._text)
             running = [(r.call, list(r.tail)) for r in self._running.values()]
@@ -407,6 +414,11 @@ class Renderer:
             parts.append(line)
             parts.extend(Text("    " + one_line(t, 160), style="dim") for t in tail)
         if waiting or not text:
-            extra = f"  {one_line(thinking[-80:], 80)}" if thinking else ""
-            parts.append(Spinner("dots", Text(label + extra, style="dim")))
+            elapsed = format_elapsed(self.console.get_time() - self._turn_started)
+            line = Text(label, style="dim")
+            line.append(f" ({elapsed} · esc to interrupt)", style="dim")
+            if thinking:
+                line.append(f"  {one_line(thinking[-80:], 80)}", style="dim italic")
+            self._spinner.update(text=line)
+            parts.append(self._spinner)
         return Group(*parts)

@@ -1,0 +1,61 @@
+"""What the live region shows while a turn runs, frame by frame: the spinner
+moves, the elapsed time grows, and it says how to interrupt. A fake clock drives
+the console (rich reads ``get_time`` for the spinner), so no frame depends on
+wall-clock timing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console
+
+from mnemocode.cli.render import Renderer
+from mnemocode.core.events import ToolCallStarted, ToolOutputDelta, TurnStarted
+from mnemocode.core.types import ToolCall
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def frames(renderer: Renderer, clock: Clock, count: int, step: float) -> list[str]:
+    shown: list[str] = []
+    for _ in range(count):
+        capture = Console(file=StringIO(), width=80, record=True, get_time=clock)
+        capture.print(renderer.view())
+        shown.append(capture.export_text().strip())
+        clock.now += step
+    return shown
+
+
+def live_renderer(clock: Clock) -> Renderer:
+    # Not a terminal: no Live thread; the view is what a terminal's live region shows.
+    console = Console(file=StringIO(), force_terminal=False, width=80, get_time=clock)
+    return Renderer(console)
+
+
+def test_spinner_animates_and_shows_elapsed_time_and_how_to_interrupt() -> None:
+    clock = Clock()
+    renderer = live_renderer(clock)
+    renderer(TurnStarted(1, "hi"))
+    shown = frames(renderer, clock, 15, 0.25)
+    assert len({frame.split()[0] for frame in shown}) > 5  # the glyph moves
+    assert "thinking…" in shown[0] and "esc to interrupt" in shown[0]
+    assert "0s" in shown[0] and "3s" in shown[-1]
+
+
+def test_running_command_keeps_its_spinner_and_tail() -> None:
+    clock = Clock()
+    renderer = live_renderer(clock)
+    renderer(TurnStarted(1, "go"))
+    call = ToolCall("c1", "shell_exec", {"command": "make test"})
+    renderer(ToolCallStarted(call))
+    renderer(ToolOutputDelta("c1", "compiling a\ncompiling b\n"))
+    first, *_, last = frames(renderer, clock, 8, 0.5)
+    assert "make test" in first and "compiling b" in first
+    assert "running shell_exec…" in first and "esc to interrupt" in first
+    assert first.splitlines()[-1].split()[0] != last.splitlines()[-1].split()[0]
