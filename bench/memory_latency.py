@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import random
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import machine, percentile
+from bench.common import data_file, machine, percentile, take_data_option
 from bench.memory_recall import DATA, load_locomo
 from mnemocode.config.settings import MemoryConfig
 from mnemocode.core.types import Message
@@ -122,9 +123,10 @@ class Corpus:
 def load_corpus() -> Corpus:
     import json
 
-    raw = json.loads(DATA.read_text(encoding="utf-8"))
+    path = data_file(DATA)
+    raw = json.loads(path.read_text(encoding="utf-8"))
     sessions = [
-        [(t.speaker, t.message) for t in s.turns] for c in load_locomo(DATA) for s in c.sessions
+        [(t.speaker, t.message) for t in s.turns] for c in load_locomo(path) for s in c.sessions
     ]
     summaries = [text for sample in raw for text in sample["session_summary"].values()]
     observations = [
@@ -399,5 +401,6 @@ def run() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m bench.memory_latency [--data <folder>]
+    take_data_option(sys.argv[1:])
     print(run())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -30,14 +31,14 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from bench.common import ROOT
+from bench.common import data_file, take_data_option
 from mnemocode.config.settings import MemoryConfig
 from mnemocode.core.types import Message
 from mnemocode.llm.tokens import count_tokens
 from mnemocode.memory.search import MemorySearch, SearchOptions, fts_query, query_terms
 from mnemocode.memory.service import Memory, open_registry
 
-DATA = ROOT.parent / "shared" / "eval-data" / "locomo10.json"
+DATA = "locomo10.json"  # in the data folder (--data, default ../shared/eval-data/)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 KS = (1, 5, 10)
 TURN_GAP = 60.0  # seconds between two turns of a session
@@ -102,7 +103,8 @@ def split_evidence(raw: list[str]) -> list[str]:
     return [e for item in raw for e in _EVIDENCE_SPLIT.split(item) if e]
 
 
-def load_locomo(path: Path = DATA) -> list[Conversation]:
+def load_locomo(path: Path | None = None) -> list[Conversation]:
+    path = path or data_file(DATA)
     conversations = []
     for sample in json.loads(path.read_text(encoding="utf-8")):
         conv = sample["conversation"]
@@ -459,5 +461,6 @@ def run() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m bench.memory_recall [--data <folder>]
+    take_data_option(sys.argv[1:])
     print(run())

@@ -2,6 +2,12 @@
 
 .venv/bin/python bench/run.py            # all: RESULTS.md rewritten
 .venv/bin/python bench/run.py startup    # some: only their sections replaced
+.venv/bin/python bench/run.py --data ~/eval-data memory_recall
+
+The larger data sets written by others (LoCoMo ``locomo10.json``, aider's whole
+``aider-editblock/`` corpus) are read from ``--data <folder>``, by default
+``../shared/eval-data/`` beside the clone. A benchmark whose data is not there is
+left out with a message, and its section in RESULTS.md stays as it was.
 
 Each benchmark returns one Markdown section starting with a ``## `` heading. When
 only some run, the existing RESULTS.md keeps every other section as it was; a
@@ -21,13 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import git_rev, machine, now  # noqa: E402
+from bench.common import MissingDataError, git_rev, machine, now, take_data_option  # noqa: E402
 
 ALL = [
     "startup",
     "overhead",
     "prompt_size",
     "safety_shell",
+    "editblock",
     "safety_everyday",
     "sandbox",
     "checkpoints",
@@ -106,24 +113,32 @@ def make_header(names: list[str], partial: bool, previous_header: str) -> str:
 
 def main(argv: list[str]) -> None:
     os.chdir(ROOT)
+    argv = take_data_option(argv)
     names = argv or ALL
     unknown = [n for n in names if n not in ALL]
     if unknown:
         sys.exit(f"unknown benchmark(s): {', '.join(unknown)} (known: {', '.join(ALL)})")
-    sections = []
+    sections, ran = [], []
     for name in names:
         print(f"running {name} ...", flush=True)
         module = importlib.import_module(f"bench.{name}")
-        section = module.run()
+        try:
+            section = module.run()
+        except MissingDataError as exc:
+            print(f"left out {name}: {exc}", file=sys.stderr)
+            continue
         print(section)
         sections.append(section)
+        ran.append(name)
+    if not ran:
+        sys.exit("no benchmark ran")
     old_header, old_sections = "", []
-    if argv and RESULTS.exists():
+    if (argv or ran != names) and RESULTS.exists():
         old_header, old_sections = split_sections(RESULTS.read_text(encoding="utf-8"))
     merged = merge(old_sections, sections)
     partial = len(merged) > len(sections)
     body = "\n".join(s.rstrip() + "\n" for s in merged)
-    RESULTS.write_text(make_header(names, partial, old_header) + body, encoding="utf-8")
+    RESULTS.write_text(make_header(ran, partial, old_header) + body, encoding="utf-8")
     print(f"wrote {RESULTS}")
 
 

@@ -1,5 +1,6 @@
 """Shell-command analysis: agreement with the labels of OpenAI Codex CLI's own tests
-(``../shared/eval-data/codex_safety_cases.json``) and classification time per command.
+(``tests/data/codex_safety_cases.json``, the whole corpus, vendored with its licence)
+and classification time per command.
 
 The scoring and the explained disagreements live in
 ``tests/safety/test_codex_corpus.py`` (the test fails on any new disagreement); the

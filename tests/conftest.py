@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-EVAL_DATA = REPO.parent / "shared" / "eval-data"
-
 
 @pytest.fixture(autouse=True)
 def isolated_home(

@@ -1,5 +1,6 @@
 """The shell analyser against the labels OpenAI Codex CLI's own unit tests assert
-(150 commands, ``../shared/eval-data/codex_safety_cases.json``).
+(150 commands, ``tests/data/codex_safety_cases.json``; source and licence in
+``tests/data/NOTICE``).
 
 How a Codex label maps onto our verdict:
 
@@ -27,8 +28,7 @@ import pytest
 
 from mnemocode.safety.shell import ShellVerdict, analyse_command
 
-EVAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "eval-data"
-CORPUS = EVAL_DATA / "codex_safety_cases.json"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "codex_safety_cases.json"
 WORKDIR = Path("/work/project")
 HOME = Path("/home/user")
 

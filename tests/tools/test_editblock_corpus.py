@@ -1,6 +1,9 @@
-"""The SEARCH/REPLACE parser and the edit engine against aider's corpus: 4.1 MB of
-real model replies (``chat-history.md``) and the 577 blocks (in 401 sections) a
-correct parser extracts from them (``chat-history-search-replace-gold.txt``).
+"""The SEARCH/REPLACE parser and the edit engine against aider's corpus of real model
+replies (``chat-history.md``) and the blocks a correct parser extracts from them
+(``chat-history-search-replace-gold.txt``). The suite reads the slice vendored in
+``tests/data/aider-editblock/`` (58 of the 401 sections with blocks, every kind of
+case; see ``tests/data/NOTICE``); ``bench/editblock.py`` runs the same checks over
+the full 4.1 MB corpus.
 
 1. The parser reproduces the gold file byte for byte — blocks, shell blocks and the
    sections where parsing must fail — rendered in the gold's own format.
@@ -36,10 +39,23 @@ from mnemocode.tools.editblock import (
     parse_edit_blocks,
 )
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "eval-data" / "aider-editblock"
-HISTORY = DATA / "chat-history.md"
-GOLD = DATA / "chat-history-search-replace-gold.txt"
 AT = "@" * 20
+
+
+@dataclass(frozen=True)
+class Corpus:
+    folder: Path
+
+    @property
+    def history(self) -> Path:
+        return self.folder / "chat-history.md"
+
+    @property
+    def gold(self) -> Path:
+        return self.folder / "chat-history-search-replace-gold.txt"
+
+
+VENDORED = Corpus(Path(__file__).resolve().parents[1] / "data" / "aider-editblock")
 
 
 @dataclass(frozen=True)
@@ -50,9 +66,9 @@ class Section:
 
 
 @cache
-def _sections() -> list[Section]:
+def sections(corpus: Corpus) -> list[Section]:
     """Replies split on '#### ' (the user's message), as the gold was made."""
-    text = HISTORY.read_text(encoding="utf-8")
+    text = corpus.history.read_text(encoding="utf-8")
     out = []
     for chunk in re.split(r"(?=####\s)", text):
         if "editblock_coder.py" in chunk or "test_editblock.py" in chunk or not chunk.strip():
@@ -63,21 +79,21 @@ def _sections() -> list[Section]:
 
 
 @cache
-def _blocks() -> list[tuple[Section, EditBlock]]:
+def blocks(corpus: Corpus) -> list[tuple[Section, EditBlock]]:
     found = []
-    for section in _sections():
+    for section in sections(corpus):
         try:
-            blocks = parse_edit_blocks(section.content, section.fence)
+            parsed = parse_edit_blocks(section.content, section.fence)
         except EditBlockError:
             continue
-        found += [(section, b) for b in blocks if isinstance(b, EditBlock)]
+        found += [(section, b) for b in parsed if isinstance(b, EditBlock)]
     return found
 
 
-def _render(section: Section) -> str:
+def render(section: Section) -> str:
     """One section in the gold's format (aider's wording for parse errors)."""
     try:
-        blocks = parse_edit_blocks(section.content, section.fence)
+        parsed = parse_edit_blocks(section.content, section.fence)
     except EditBlockError as exc:
         processed = "".join(section.content.splitlines(keepends=True)[: exc.line])
         reason = str(exc).split(": ", 1)[1]
@@ -89,8 +105,8 @@ def _render(section: Section) -> str:
         else:
             reason = "Expected `" + reason.removeprefix("expected ").replace(" or ", "` or `") + "`"
         return f"\n\n@@@ {section.header} {AT}\n{processed}\n^^^ {reason}\n"
-    out = [f"\n\n@@@ {section.header} {AT}\n"] if blocks else []
-    for block in blocks:
+    out = [f"\n\n@@@ {section.header} {AT}\n"] if parsed else []
+    for block in parsed:
         if isinstance(block, ShellBlock):
             out.append(f"@@@ SHELL {AT}\n{block.command}@@@ ENDSHELL {AT}\n")
         else:
@@ -104,27 +120,30 @@ def _body_line(block: EditBlock) -> int:
     return block.line + 1
 
 
-def test_parser_reproduces_the_gold_file_exactly() -> None:
-    rendered = "".join(_render(section) for section in _sections())
-    gold = GOLD.read_text(encoding="utf-8")
-    assert rendered == gold
-    assert len(_blocks()) == gold.count("\n@@@ SEARCH: ") == 577
-    assert gold.count("\n\n@@@ #### ") == 401
+# ---- the measurements (asserting what must hold for every block), shared with the bench
 
 
-def test_every_search_text_is_found_where_the_gold_says_it_applies() -> None:
+def gold_counts(corpus: Corpus) -> tuple[bool, int, int]:
+    """(rendering equals the gold byte for byte, blocks in the gold, sections in it)."""
+    rendered = "".join(render(section) for section in sections(corpus))
+    gold = corpus.gold.read_text(encoding="utf-8")
+    return rendered == gold, gold.count("\n@@@ SEARCH: "), gold.count("\n\n@@@ #### ")
+
+
+def located_counts(corpus: Corpus) -> tuple[int, int]:
+    """(search texts found where the gold says, empty SEARCH blocks that create files)."""
     located = new_files = 0
-    for section, block in _blocks():
+    for section, block in blocks(corpus):
         if not block.search.strip():
             new_files += 1  # an empty SEARCH creates a file: nothing to locate
             continue
         lines = [m.line for m in find_matches(section.content, block.search)]
         assert _body_line(block) in lines, (section.header, block.path)
         located += 1
-    assert (located, new_files) == (573, 4)
+    return located, new_files
 
 
-def _spaced(text: str) -> str:
+def spaced(text: str) -> str:
     """Trailing spaces on every line and doubled spaces between words."""
     return "\n".join(
         re.sub(r"(\S) (\S)", r"\1  \2", line) + "  " if line.strip() else line
@@ -132,20 +151,22 @@ def _spaced(text: str) -> str:
     )
 
 
-def _indented(text: str) -> str:
+def indented(text: str) -> str:
     return "\n".join("    " + line if line.strip() else line for line in text.split("\n"))
 
 
-@pytest.mark.parametrize(
-    ("damage", "level", "damage_replace"),
-    [(_spaced, "whitespace", False), (_indented, "indent", True)],
-    ids=["whitespace", "indent"],
-)
-def test_damaged_search_texts_are_found_at_the_same_place(
-    damage: Callable[[str], str], level: str, damage_replace: bool
-) -> None:
+DAMAGES: list[tuple[Callable[[str], str], str, bool]] = [
+    (spaced, "whitespace", False),
+    (indented, "indent", True),
+]
+
+
+def damaged_counts(
+    corpus: Corpus, damage: Callable[[str], str], level: str, damage_replace: bool
+) -> tuple[int, int]:
+    """(damaged search texts found at the same place, edits applied through them)."""
     located = applied = 0
-    for section, block in _blocks():
+    for section, block in blocks(corpus):
         if not block.search.strip():
             continue
         matches = find_matches(section.content, damage(block.search))
@@ -162,7 +183,7 @@ def test_damaged_search_texts_are_found_at_the_same_place(
             )
             assert apply_edit(section.content, damage(block.search), replace).text == expected
             applied += 1
-    assert (located, applied) == (573, 419)
+    return located, applied
 
 
 def _typo(text: str) -> str | None:
@@ -199,9 +220,10 @@ def _without_replace_bodies(section: Section, block: EditBlock) -> tuple[str, in
     return "".join(kept), target
 
 
-def test_a_typo_is_found_at_the_same_place_or_refused_never_elsewhere() -> None:
+def typo_outcome(corpus: Corpus) -> dict[str, int]:
+    """Search texts with a typo: found at the same place, refused, or found elsewhere."""
     outcome = {"found": 0, "refused": 0, "elsewhere": 0}
-    for section, block in _blocks():
+    for section, block in blocks(corpus):
         damaged = _typo(block.search)
         if damaged is None:
             continue
@@ -216,4 +238,40 @@ def test_a_typo_is_found_at_the_same_place_or_refused_never_elsewhere() -> None:
             continue
         assert match.level == "fuzzy"
         outcome["found" if match.line == line else "elsewhere"] += 1
-    assert outcome == {"found": 419, "refused": 47, "elsewhere": 0}
+    return outcome
+
+
+# ---- the tests, on the vendored slice
+
+
+def test_parser_reproduces_the_gold_file_exactly() -> None:
+    assert gold_counts(VENDORED) == (True, 85, 58)
+    assert len(blocks(VENDORED)) == 85
+
+
+def test_the_slice_has_every_kind_of_case() -> None:
+    """What the slice was chosen to keep: parse failures, shell blocks, blocks that
+    create files, other fences, and replies where a damaged block matches twice."""
+    gold = VENDORED.gold.read_text(encoding="utf-8")
+    assert gold.count("\n^^^ Expected `") == 5
+    assert gold.count(f"@@@ SHELL {AT}") == 6
+    assert sum(section.fence != ("```", "```") for section in sections(VENDORED)) == 8
+    assert located_counts(VENDORED)[1] == 4
+    assert damaged_counts(VENDORED, indented, "indent", True)[1] < 81  # some match twice
+
+
+def test_every_search_text_is_found_where_the_gold_says_it_applies() -> None:
+    assert located_counts(VENDORED) == (81, 4)
+
+
+@pytest.mark.parametrize(
+    ("damage", "level", "damage_replace"), DAMAGES, ids=["whitespace", "indent"]
+)
+def test_damaged_search_texts_are_found_at_the_same_place(
+    damage: Callable[[str], str], level: str, damage_replace: bool
+) -> None:
+    assert damaged_counts(VENDORED, damage, level, damage_replace) == (81, 48)
+
+
+def test_a_typo_is_found_at_the_same_place_or_refused_never_elsewhere() -> None:
+    assert typo_outcome(VENDORED) == {"found": 45, "refused": 11, "elsewhere": 0}
