@@ -155,3 +155,15 @@ def test_tool_call_round_trip(llama_server: str, tmp_path: Path, isolated_home: 
         usage = model_call["usage"]
         assert isinstance(usage, dict) and usage["input_tokens"] > 0
     assert model_calls[1]["usage"]["input_tokens"] > model_calls[0]["usage"]["input_tokens"]  # type: ignore[index]
+
+
+def test_window_probe_against_the_real_server(llama_server: str) -> None:
+    # llama-cpp-python's server serves neither llama.cpp's /props nor a window in
+    # /v1/models (llama.cpp's own llama-server does: see tests/llm/test_window.py), so
+    # the probe must come back empty, and quickly, rather than guess.
+    from mnemocode.llm.window import probe_window, server_root
+
+    assert httpx.get(f"{server_root(llama_server)}/props", timeout=5).status_code == 404
+    models = httpx.get(f"{llama_server}/models", timeout=5).json()
+    assert set(models["data"][0]) == {"id", "object", "owned_by", "permissions"}
+    assert probe_window(llama_server, "smollm2", timeout=2.0) is None
