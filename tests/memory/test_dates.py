@@ -213,3 +213,17 @@ def test_date_range_is_frozen() -> None:
     found = parsed("today", WEDNESDAY)
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.start = 0.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("query", "vague"),
+    [
+        ("what did I fix recently", True),
+        ("lately", True),
+        ("last week", False),
+        ("past 3 days", False),
+        ("in March", False),
+    ],
+)
+def test_recently_and_lately_are_marked_vague(query: str, vague: bool) -> None:
+    assert parsed(query, WEDNESDAY).vague is vague

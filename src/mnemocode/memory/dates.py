@@ -6,6 +6,8 @@ Calendar phrases cover whole days, weeks (Monday first), months or years in
 ``now``'s timezone; rolling ones ("past 3 days", "recently", "since ...") run
 from the start of their first day up to ``now``. "N units ago" is the calendar
 unit N back: "1 week ago" is "last week", "2 months ago" the whole month.
+"recently" and "lately" name no extent of their own: their range (the past week)
+is marked ``vague``, for a caller that would rather not filter by it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class DateRange:
     start: float  # unix time, inclusive
     end: float  # unix time, exclusive
     label: str
+    vague: bool = False  # "recently": the range is a guess, not what was said
 
 
 # First day, and the day after the last one (None: up to now).
@@ -49,6 +52,7 @@ _NUMBER_WORDS |= {"six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 _NUMBER_WORDS |= {"eleven": 11, "twelve": 12}
 _DAYS_BACK = {"today": 0, "yesterday": 1, "day before yesterday": 2}
 _RECENT_DAYS = 7
+_VAGUE = frozenset({"recently", "lately"})
 
 
 def _alternatives(words: Iterable[str]) -> str:
@@ -79,7 +83,7 @@ def parse_date_range(query: str, now: datetime) -> tuple[DateRange | None, str]:
     end = now.timestamp() if after_last is None else _midnight(after_last, now)
     rest = " ".join(f"{query[:begin]} {query[finish:]}".split())
     rest = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", rest)
-    return DateRange(_midnight(first, now), end, label), rest
+    return DateRange(_midnight(first, now), end, label, vague=label in _VAGUE), rest
 
 
 def _midnight(day: date, now: datetime) -> float:

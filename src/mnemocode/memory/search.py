@@ -4,11 +4,26 @@ transcripts and the user's traits.
 Ranking: FTS5 BM25 per source (the Porter-stemmed index does the matching, in
 SQLite), normalised to the best hit of that source, scaled by the share of the
 query's words that best hit has, weighted by source, times a gentle recency
-boost. A date phrase in the query ("yesterday", "last week", "in March")
-becomes a time filter inside each source's query; a query that is only a date
-phrase ("what happened yesterday?") lists the sessions of that time. With the
-optional embeddings extra, the BM25 ranking is fused with a vector ranking
-(reciprocal rank fusion).
+boost. With the optional embeddings extra, the BM25 ranking is fused with a
+vector ranking (reciprocal rank fusion).
+
+Retrieval ideas, each measured on LoCoMo (bench/RESULTS.md) and held to the
+hand-made cases in tests/memory/test_search.py:
+
+- Neighbour context: a transcript message is indexed with the messages around
+  it (a second column, weighted 0.4), so an answer is also found by the words
+  of the question that led to it.
+- Coverage: a hit whose own text has more of the query's distinct words gains
+  up to 60 %. BM25 over an OR-query lets one rare word outweigh several others;
+  a message that says all of what was asked about is the likelier answer.
+- Date phrases: a phrase that names a time ("yesterday", "last week", "in
+  March") puts the hits from that time first and the others after them; a
+  query that is only a date phrase ("what happened yesterday?") lists the
+  sessions of that time. The phrase's words stay in the text query too: people
+  write them ("we moved here 4 years ago", "I started last week"), and a
+  message that says them is a better match for the question.
+- Vague phrases ("recently", "lately") name no extent: they do not reorder the
+  hits (the past week is only a guess at what was meant), they stay words.
 """
 
 from __future__ import annotations
@@ -29,7 +44,8 @@ from mnemocode.memory.types import SearchHit
 
 SOURCES = ("project", "summary", "history", "core")
 SOURCE_WEIGHT = {"project": 1.15, "summary": 1.0, "history": 0.9, "core": 1.0}
-HISTORY_TEXT_WEIGHT, HISTORY_CONTEXT_WEIGHT = 1.0, 0.3
+HISTORY_TEXT_WEIGHT, HISTORY_CONTEXT_WEIGHT = 1.0, 0.4
+COVERAGE_WEIGHT = 0.6
 SNIPPET_CHARS = 600
 
 Bound = float | None  # a time filter's start or end (unix time), None: open
@@ -71,6 +87,26 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+_SUFFIXES = ("ing", "ed", "es", "s", "ly")
+
+
+def stem(word: str) -> str:
+    """A light suffix strip, enough to tell whether a text has a query's word
+    (the index's Porter stemmer does the matching itself)."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """The share of ``terms`` (from ``query_terms``) that ``text`` has."""
+    if not terms:
+        return 0.0
+    have = {stem(t) for t in query_terms(text)}
+    return sum(stem(t) in have for t in terms) / len(terms)
+
+
 def fts_query(terms: list[str]) -> str:
     """An FTS5 expression matching any of ``terms`` (quoted: no operator injection)."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -83,6 +119,8 @@ class SearchOptions:
     per_source: int = 50
     # Date phrases ("last week") order the results; off: they are ordinary words.
     use_dates: bool = True
+    # Up to this much more for a hit whose own text has all of the query's words.
+    coverage_weight: float = COVERAGE_WEIGHT
     # Weight of the embeddings ranking against BM25's 1.0 in the fusion.
     vector_weight: float = 0.25
 
@@ -113,11 +151,13 @@ class MemorySearch:
         span, rest = None, query
         if self.options.use_dates:
             span, rest = parse_date_range(query, datetime.fromtimestamp(now).astimezone())
-        terms = query_terms(rest)
-        if span is not None and all(t in _DATE_QUESTION for t in terms):
-            terms = []
+        if span is not None and all(t in _DATE_QUESTION for t in query_terms(rest)):
+            return self._in_range(span, limit, wanted)
+        terms = query_terms(query)
         if not terms:
-            return self._in_range(span, limit, wanted) if span else []
+            return []
+        if span is not None and span.vague:
+            span = None
         match = fts_query(terms)
         # With words besides the date phrase, the date orders rather than filters:
         # "what did we decide last week about X" lists last week's hits first and
@@ -301,7 +341,9 @@ class MemorySearch:
             for hit, _row in found:
                 age = max(0.0, now - hit.when)
                 recency = 1.0 + self.options.recency_weight * math.exp(-age / half_life)
+                covered = 1.0 + self.options.coverage_weight * coverage(terms, hit.text)
                 hit.score = hit.score / best * confidence * SOURCE_WEIGHT[source] * recency
+                hit.score *= covered
                 ranked.append(hit)
         return sorted(ranked, key=lambda h: -h.score)
 
