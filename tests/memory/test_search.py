@@ -340,6 +340,60 @@ def test_a_query_that_is_only_a_date_lists_that_days_sessions(memory: Memory, cl
     assert redis[0].ref == "entry:job-store-redis"
 
 
+def test_the_words_of_a_date_phrase_are_searched_too(memory: Memory, clock: Clock) -> None:
+    # "three weeks ago" names a week with nothing in it; the message that says
+    # "three weeks ago" is still the better answer than the one about servers.
+    session(
+        memory,
+        clock,
+        "s",
+        YESTERDAY,
+        [
+            [Message.user("the server config: server.toml, the server restarts, server logs")],
+            [Message.user("we moved the server to Oslo three weeks ago")],
+        ],
+    )
+    hits = memory.search("what happened to the server three weeks ago?", sources=("history",))
+    assert hits[0].text == "user: we moved the server to Oslo three weeks ago"
+
+
+def test_recently_does_not_put_a_weak_recent_hit_first(memory: Memory, clock: Clock) -> None:
+    session(
+        memory,
+        clock,
+        "rewrite",
+        day(20),
+        [[Message.user("we rewrote the parser: the parser rewrite streams tokens now")]],
+    )
+    session(
+        memory,
+        clock,
+        "notes",
+        YESTERDAY,
+        [[Message.user("long notes on many things; " + "lorem ipsum " * 40 + "and the parser")]],
+    )
+    hits = memory.search("the parser rewrite recently", sources=("history",))
+    assert [h.session_id for h in hits] == ["rewrite", "notes"]
+    # Alone, "recently" still lists the sessions of the past week.
+    assert [h.session_id for h in memory.search("what happened recently?")] == ["notes"]
+
+
+def test_a_hit_with_more_of_the_querys_words_ranks_first(memory: Memory, clock: Clock) -> None:
+    # BM25 over an OR-query: the rare word alone in a short message outscores a
+    # message that has all three words; coverage puts the latter first.
+    turns = [[Message.user(f"deploy {i}: the script ran")] for i in range(30)]
+    turns += [
+        [Message.user("zebra zebra")],
+        [Message.user("the zebra deploy script times out on the staging host every night")],
+    ]
+    session(memory, clock, "s", YESTERDAY, turns)
+    hits = memory.search("zebra deploy script", sources=("history",))
+    assert hits[0].text.startswith("user: the zebra deploy script times out")
+    memory.searcher.options = SearchOptions(coverage_weight=0.0)
+    plain = memory.search("zebra deploy script", sources=("history",))
+    assert plain[0].text == "user: zebra zebra"
+
+
 # ---- matching ------------------------------------------------------------------------
 
 
