@@ -96,7 +96,7 @@ async def test_sigint_cancels_the_turn_and_is_restored_after(tmp_path: Path) -> 
 
 
 async def test_ctrl_c_at_the_approval_question_cancels_the_turn(tmp_path: Path) -> None:
-    script = [tool_call("file_write", path="x.txt", content="x"), text("after")]
+    script = [tool_call("file_write", path="x.txt", content="x"), text("carry on")]
     async with repl_session(tmp_path, script) as s:
         s.send("write it\n")
         await s.wait_for("? write x.txt")
@@ -105,6 +105,41 @@ async def test_ctrl_c_at_the_approval_question_cancels_the_turn(tmp_path: Path) 
         assert "denied (interrupted)" in s.output
         assert unanswered_calls(s.app.agent.history) == []
         s.send("continue\n")
-        await s.wait_for("after")
+        await s.wait_for("carry on")
     assert not (s.work / "x.txt").exists()
     assert unanswered_calls(s.model.requests[1].messages) == []
+
+
+async def test_interrupted_command_stays_on_screen_and_the_model_hears_what_it_printed(
+    tmp_path: Path,
+) -> None:
+    command = "echo first-part; echo second-part; sleep 30"
+    script = [tool_call("shell_exec", command=command), text("seen")]
+    async with repl_session(tmp_path, script, config=settings("bypass")) as s:
+        s.send("run it\n")
+        await s.until(lambda: "second-part" in s.repl.renderer.running_tail(), "output")
+        s.send("\x03")
+        await s.wait_for("Interrupted.")
+        s.send("go on\n")
+        await s.wait_for("seen")
+    screen = s.output
+    assert f"shell_exec  {command}" in screen
+    assert "interrupted after" in screen and "second-part" in screen
+    told = [m.text for m in s.model.requests[1].messages if m.role == "tool"]
+    assert len(told) == 1 and "Not run" not in told[0]
+    assert told[0].startswith("Interrupted by the user after ")
+    assert "first-part\nsecond-part" in told[0]
+
+
+async def test_interrupted_user_command_stays_on_screen_and_is_told(tmp_path: Path) -> None:
+    async with repl_session(tmp_path, [text("noted")], config=settings("bypass")) as s:
+        s.send("!echo partial-line; sleep 30\n")
+        await s.until(lambda: "partial-line" in s.repl.renderer.running_tail(), "output")
+        s.send("\x03")
+        await s.wait_for("Interrupted.")
+        s.send("what happened?\n")
+        await s.wait_for("noted")
+    assert "shell_exec  echo partial-line; sleep 30" in s.output
+    assert "interrupted after" in s.output
+    sent = s.model.requests[0].messages[-1].text
+    assert "interrupted it after" in sent and "partial-line" in sent

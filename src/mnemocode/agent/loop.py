@@ -34,6 +34,7 @@ from mnemocode.core.events import (
     TextDeltaEvent,
     ToolCallFinished,
     ToolCallStarted,
+    ToolOutputDelta,
     TurnFinished,
     TurnStarted,
 )
@@ -117,6 +118,8 @@ class Agent:
         # Where each turn still in ``history`` began (index of its user message).
         # Turn numbers only grow, so (session, turn) names one turn for checkpoints.
         self.turn_starts: dict[int, int] = {}
+        # Calls cut short by a cancel: what the model is told about them.
+        self._interrupted: dict[str, ToolResult] = {}
         self._told: tuple[int, int | None] | None = None  # the output-reserve notice, once
 
     def _add(self, message: Message) -> None:
@@ -347,12 +350,26 @@ class Agent:
         started = time.perf_counter()
         result = _invalid_arguments(call)
         if result is None:
+            output: list[str] = []
+
+            def tee(event: AgentEvent) -> None:
+                if isinstance(event, ToolOutputDelta) and event.call_id == call.id:
+                    output.append(event.text)
+                emit(event)
+
             ctx = dataclasses.replace(
-                self.tool_context, current_call_id=call.id, emit=emit, turn=self.turns
+                self.tool_context, current_call_id=call.id, emit=tee, turn=self.turns
             )
             try:
                 result = await self.toolset.call(call, ctx)
             except asyncio.CancelledError:
+                elapsed = time.perf_counter() - started
+                cut = _interrupted(call, elapsed, "".join(output))
+                cut = cap_tool_output(
+                    cut, self.config.tool_output_max_chars, self.tool_context.log_dir
+                )
+                self._interrupted[call.id] = cut
+                emit(ToolCallFinished(call, cut, elapsed))
                 raise
             except Exception as exc:  # a broken tool must not end the session
                 result = ToolResult.of_text(
@@ -380,12 +397,22 @@ class Agent:
             if message.role == "assistant":
                 for call in message.tool_calls:
                     if call.id not in answered:
-                        self._add(
-                            Message.tool(
-                                ToolResult.of_text(call, f"Not run: {reason}.", is_error=True)
-                            )
+                        result = self._interrupted.get(call.id) or ToolResult.of_text(
+                            call, f"Not run: {reason}.", is_error=True
                         )
+                        self._add(Message.tool(result))
                 break
+        self._interrupted.clear()
+
+
+def _interrupted(call: ToolCall, elapsed: float, output: str) -> ToolResult:
+    """A call the user cancelled while it ran: how long it ran and what it printed."""
+    text = f"Interrupted by the user after {elapsed:.1f}s, before it finished"
+    if call.name == "shell_exec":
+        text += "; the command and its children were killed"
+    shown = output.rstrip("\n")
+    text += f". Output so far:\n{shown}" if shown else "; no output so far."
+    return ToolResult.of_text(call, text, is_error=True)
 
 
 def _invalid_arguments(call: ToolCall) -> ToolResult | None:

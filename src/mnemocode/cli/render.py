@@ -57,6 +57,9 @@ _MAIN_ARGUMENT = {
 }
 # shell_exec results start with "Exit code: N" (after "Timed out ..." when killed).
 _EXIT = re.compile(r"^exit code: (-?\d+|None)$", re.IGNORECASE | re.MULTILINE)
+# What the agent tells the model about a call the user cancelled while it ran.
+_INTERRUPTED = re.compile(r"^Interrupted by the user after ([\d.]+)s")
+_SO_FAR = "Output so far:\n"
 _DIFF_START = re.compile(r"^(--- |\+\+\+ |@@ )", re.MULTILINE)
 
 
@@ -119,6 +122,12 @@ def _count_lines(text: str) -> int:
 def result_summary(call: ToolCall, result: ToolResult) -> str:
     """One short line about a tool result, e.g. ``exit 1 · 42 lines``."""
     text = result.text.strip()
+    interrupted = interrupted_output(result)
+    if interrupted is not None:
+        seconds, output = interrupted
+        lines = _count_lines(output)
+        count = f"{lines} line{'s' if lines != 1 else ''} of output" if lines else "no output"
+        return f"interrupted after {seconds} · {count}"
     if result.is_error:
         return one_line(text.splitlines()[0] if text else "failed", 120)
     diff = extract_diff(text)
@@ -137,6 +146,15 @@ def result_summary(call: ToolCall, result: ToolResult) -> str:
     if lines == 1:
         return one_line(text, 100)
     return f"{lines} lines"
+
+
+def interrupted_output(result: ToolResult) -> tuple[str, str] | None:
+    """``("2.5s", output so far)`` of a call the user interrupted; None otherwise."""
+    match = _INTERRUPTED.match(result.text) if result.is_error else None
+    if match is None:
+        return None
+    _, found, output = result.text.partition(_SO_FAR)
+    return f"{match.group(1)}s", output if found else ""
 
 
 def split_shell_output(text: str) -> tuple[str, str]:
@@ -205,6 +223,7 @@ class _Tail:
 @dataclass(slots=True)
 class _Running:
     call: ToolCall
+    started: float = 0.0
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     partial: str = ""
 
@@ -252,7 +271,7 @@ class Renderer:
         elif isinstance(event, ToolCallStarted):
             self._flush_text()
             with self._lock:
-                self._running[event.call.id] = _Running(event.call)
+                self._running[event.call.id] = _Running(event.call, self.console.get_time())
                 self._label = f"running {event.call.name}…"
                 self._waiting = True
         elif isinstance(event, ToolOutputDelta):
@@ -310,9 +329,8 @@ class Renderer:
         """Stop every live display; safe to call twice (after a cancel, too)."""
         self._flush_text()
         self.in_turn = False
-        with self._lock:
-            self._running.clear()
         self._stop_live()
+        self._settle_running()
 
     @contextmanager
     def suspend(self) -> Iterator[None]:
@@ -346,10 +364,41 @@ class Renderer:
         if duration_s >= 1:
             tail.append(f" · {duration_s:.1f}s", style="dim")
         self.console.print(tail)
+        interrupted = interrupted_output(result)
+        if interrupted is not None:
+            self._print_tail(interrupted[1].splitlines())
         diff = None if result.is_error else extract_diff(result.text)
         if diff is not None and diff_hunks(diff) not in self.previewed:
             self.console.print(diff_renderable(diff))
         self.previewed.clear()
+
+    def _print_tail(self, lines: list[str]) -> None:
+        shown = [line for line in lines if line.strip()][-TAIL_LINES:]
+        for line in shown:
+            self.console.print(Text("    " + one_line(line, 160), style="dim"), highlight=False)
+
+    def _settle_running(self) -> None:
+        """Calls still running when the turn ends (a cancel): their line stays on
+        screen, marked interrupted, with the last lines they printed."""
+        with self._lock:
+            running = list(self._running.values())
+            self._running.clear()
+        now = self.console.get_time()
+        for item in running:
+            head = Text("● ", style="yellow")
+            head.append(item.call.name, style="bold")
+            head.append("  " + call_summary(item.call))
+            self.console.print(head)
+            lines = [*item.tail, item.partial] if item.partial.strip() else list(item.tail)
+            tail = Text("  ⎿ ", style="dim")
+            tail.append(f"interrupted after {now - item.started:.1f}s", style="yellow")
+            self.console.print(tail)
+            self._print_tail(lines)
+
+    def running_tail(self) -> str:
+        """The last output lines of the calls in flight (what the live region shows)."""
+        with self._lock:
+            return "\n".join(line for r in self._running.values() for line in [*r.tail, r.partial])
 
     def print_command_output(
         self, call: ToolCall, result: ToolResult, max_lines: int = 200

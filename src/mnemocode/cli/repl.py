@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -38,6 +39,7 @@ from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
 from mnemocode.cli.render import Renderer, format_cost, format_tokens
 from mnemocode.cli.turn_control import TurnControl
+from mnemocode.core.events import AgentEvent, ToolOutputDelta
 from mnemocode.core.types import Message, TextPart, ToolCall, ToolResult
 
 T = TypeVar("T")
@@ -269,19 +271,30 @@ class Repl:
             return
         self._shell_runs += 1
         call = ToolCall(f"user_shell_{self._shell_runs}", "shell_exec", {"command": command})
+        printed: list[str] = []
+
+        def emit(event: AgentEvent) -> None:
+            if isinstance(event, ToolOutputDelta):
+                printed.append(event.text)
+            self.renderer(event)
+
         ctx = dataclasses.replace(
             self.app.agent.tool_context,
             current_call_id=call.id,
-            emit=self.renderer,
+            emit=emit,
             sandbox=self.app.safety.sandbox.for_user(),  # the user's own, as in a terminal
         )
         self.renderer.begin_tool(call)
+        started = time.perf_counter()
         try:
             result, cancelled = await self.control.run(self.app.guard.call(call, ctx))
         finally:
             self.renderer.end_turn()
         if cancelled or result is None:
             self.console.print(Text("Interrupted.", style="dim"))
+            self.ctx.shell_notes.append(
+                interrupted_note(command, time.perf_counter() - started, "".join(printed))
+            )
             return
         self.renderer.print_command_output(call, result)
         if not result.is_error:  # a refused command ran nothing the model should hear of
@@ -314,6 +327,13 @@ def shell_note(command: str, result: ToolResult) -> str:
             f"{output[-SHELL_NOTE_TAIL:]}"
         )
     return f"I ran `{command}` myself; output:\n```\n{output}\n```"
+
+
+def interrupted_note(command: str, seconds: float, output: str) -> str:
+    """What the model is told about a ``!cmd`` the user interrupted."""
+    shown = output.rstrip("\n")[-SHELL_NOTE_TAIL:]
+    what = f"output so far:\n```\n{shown}\n```" if shown else "no output."
+    return f"I ran `{command}` myself and interrupted it after {seconds:.1f}s; {what}"
 
 
 async def run_repl(
