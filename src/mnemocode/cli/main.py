@@ -3,19 +3,30 @@ commands so that ``mnemo --help`` stays fast."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from mnemocode import __version__
-
-T = TypeVar("T")
+from mnemocode.cli.launch import enter_project, headless, load, make_app
+from mnemocode.cli.options import (
+    PICK,
+    ContinueOpt,
+    CwdOpt,
+    FormatOpt,
+    MaxTurnsOpt,
+    ModelOpt,
+    ModeOpt,
+    Options,
+    ProjectOpt,
+    ResumeOpt,
+    ToolsOpt,
+    TrustOpt,
+    VerboseOpt,
+    YesOpt,
+    fail,
+)
 
 cli = typer.Typer(
     name="mnemo",
@@ -25,220 +36,6 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model alias from [models.*].")]
-CwdOpt = Annotated[Path | None, typer.Option("--cwd", help="Work in this directory.")]
-ModeOpt = Annotated[
-    str | None, typer.Option("--mode", help="Permission mode: ask, auto or bypass.")
-]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Headless: approve every action.")]
-MaxTurnsOpt = Annotated[
-    int | None, typer.Option("--max-turns", help="Max model calls for this task.")
-]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and tool activity.")]
-ToolsOpt = Annotated[
-    str | None,
-    typer.Option("--tools", help="Comma-separated tools the model may use ('none' for none)."),
-]
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", help="Work in this project (created if new).")
-]
-ContinueOpt = Annotated[
-    bool, typer.Option("--continue", "-c", help="Continue the project's last session.")
-]
-ResumeOpt = Annotated[
-    str | None,
-    typer.Option("--resume", "-r", help="Resume a session by id (alone: pick from a list)."),
-]
-PICK = "?"  # ``--resume`` given without an id
-TrustOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trust",
-        help="Trust this folder's project config for this run (not stored; `mnemo trust` stores).",
-    ),
-]
-FormatOpt = Annotated[
-    str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
-]
-
-
-class Options:
-    """The global options, parsed once and handed to whichever command runs."""
-
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        cwd: Path | None = None,
-        mode: str | None = None,
-        yes: bool = False,
-        max_turns: int | None = None,
-        verbose: bool = False,
-        output_format: str = "text",
-        tools: str | None = None,
-        project: str | None = None,
-        continue_last: bool = False,
-        resume: str | None = None,
-        trust: bool = False,
-    ) -> None:
-        self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
-        self.trust = trust
-        self.notices: list[str] = []  # what the last load() said about project config
-        self.tools = tools
-        self.project, self.continue_last, self.resume = project, continue_last, resume
-        self.verbose, self.output_format = verbose, output_format
-        self.cwd = (cwd or Path.cwd()).expanduser().resolve()
-
-    def overrides(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        if self.model:
-            data["active_model"] = self.model
-        if self.mode:
-            data["safety"] = {"mode": self.mode}
-        if self.max_turns is not None:
-            data["agent"] = {"max_iterations": self.max_turns}
-        return data
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"mnemo: error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def guarded(opts: Options, action: Callable[[], T]) -> T:
-    """Run ``action``; our errors become one clear line (traceback with --verbose)."""
-    from mnemocode.core.errors import ConfigError, MnemoError
-
-    try:
-        return action()
-    except MnemoError as exc:
-        if opts.verbose:
-            traceback.print_exc()
-        raise fail(exc.one_line(), 2 if isinstance(exc, ConfigError) else 1) from None
-
-
-def load(opts: Options) -> Any:
-    """The settings for ``opts.cwd``: project config only if the folder is trusted
-    (stored, or ``--trust``); what was ignored goes to ``opts.notices``."""
-    from mnemocode.cli.trust_cli import check, run_notices
-    from mnemocode.config.loader import load_settings
-
-    if not opts.cwd.is_dir():
-        raise fail(f"--cwd {opts.cwd} is not a directory")
-    found = check(opts)
-    loaded = guarded(
-        opts,
-        lambda: load_settings(
-            opts.cwd, env=os.environ, overrides=opts.overrides(), trust=found.trust
-        ),
-    )
-    opts.notices = run_notices(found, loaded)
-    return loaded
-
-
-def select_tools(names: str) -> Any:
-    """The built-in tools named in ``--tools`` (``none`` or empty for no tools)."""
-    from mnemocode.tools.base import FunctionToolset
-    from mnemocode.tools.builtin import builtin_tools
-
-    wanted = {n.strip() for n in names.split(",") if n.strip() and n.strip() != "none"}
-    available = {t.name: t for t in builtin_tools()}
-    unknown = sorted(wanted - set(available))
-    if unknown:
-        raise fail(f"--tools: unknown tool(s) {', '.join(unknown)}; known: {', '.join(available)}")
-    return FunctionToolset([t for name, t in available.items() if name in wanted])
-
-
-def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> Any:
-    from mnemocode.app import build_app
-    from mnemocode.config.paths import mnemo_home
-
-    if tools is None and opts.tools is not None:
-        tools = select_tools(opts.tools)
-    app = guarded(
-        opts,
-        lambda: build_app(
-            settings,
-            cwd=opts.cwd,
-            home=mnemo_home(os.environ),
-            approver=approver,
-            env=os.environ,
-            tools=tools,
-            project=opts.project,
-        ),
-    )
-    guarded(opts, lambda: resume_session(app, opts))
-    return app
-
-
-def _enter_project(opts: Options) -> None:
-    """``--project NAME`` of an existing project: work in its directory (and so
-    with its project config)."""
-    if not opts.project:
-        return
-    from mnemocode.config.paths import mnemo_home
-    from mnemocode.memory.service import open_registry
-
-    registry = guarded(opts, lambda: open_registry(mnemo_home(os.environ)))
-    try:
-        project = registry.get(opts.project)
-    finally:
-        registry.conn.close()
-    if project is not None and project.workdir.is_dir():
-        opts.cwd = project.workdir
-
-
-def resume_session(app: Any, opts: Options) -> None:
-    """``--continue`` / ``--resume ID``; ``--resume`` alone is left to the REPL's picker."""
-    from mnemocode.core.errors import MnemoError
-
-    if not (opts.continue_last or (opts.resume and opts.resume != PICK)):
-        return
-    if app.memory is None:
-        raise MnemoError("sessions are not kept: memory is turned off ([memory] enabled)")
-    if opts.continue_last:
-        last = app.memory.sessions.recent(1)
-        if not last:
-            typer.echo(f"No earlier session in project {app.project_name}; starting a new one.")
-            return
-        app.resume(last[0].id)
-        return
-    found = app.memory.sessions.find(opts.resume)
-    if len(found) != 1:
-        what = "no session" if not found else f"{len(found)} sessions"
-        ids = ", ".join(s.id for s in found[:5])
-        raise MnemoError(
-            f"{what} in project {app.project_name} with an id starting {opts.resume!r}"
-            + (f" ({ids})" if ids else "")
-        )
-    app.resume(found[0].id)
-
-
-def headless(opts: Options, prompt: str, tools: Any = None) -> int:
-    from mnemocode.cli.attachments import expand_attachments
-    from mnemocode.cli.headless import OutputFormat, run_headless
-    from mnemocode.safety.approvers import headless_approver
-
-    try:
-        fmt = OutputFormat(opts.output_format)
-    except ValueError:
-        raise fail(
-            f"--output-format must be text, json or stream-json, not {opts.output_format!r}"
-        ) from None
-    if not prompt.strip():
-        raise fail("no prompt: pass -p 'task' or pipe text on stdin")
-    settings = load(opts).settings
-    if not settings.is_configured:
-        raise fail("no model is configured; run `mnemo init` first")
-    approver = headless_approver(opts.yes or settings.safety.mode == "bypass")
-    app = make_app(opts, settings, approver, tools)
-    app.notices[:0] = opts.notices
-    cfg = settings.tools
-    message = expand_attachments(
-        prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars
-    )
-    return guarded(opts, lambda: asyncio.run(run_headless(app, message, fmt, verbose=opts.verbose)))
 
 
 @cli.callback(invoke_without_command=True)
@@ -283,7 +80,7 @@ def root(
     )
     if continue_last and resume:
         raise fail("use --continue or --resume, not both")
-    _enter_project(opts)
+    enter_project(opts)
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:
         return
@@ -322,7 +119,7 @@ def interactive(opts: Options) -> int:
             model=opts.model, mode=opts.mode, max_turns=opts.max_turns,
             verbose=opts.verbose, tools=opts.tools, project=name,
         )  # fmt: skip
-        _enter_project(switched)
+        enter_project(switched)
         try:
             settings = load(switched).settings
             switched_app = make_app(switched, settings, approver)

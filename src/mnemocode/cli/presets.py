@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from mnemocode.cli.main import (
+from mnemocode.cli.launch import headless
+from mnemocode.cli.options import (
     CwdOpt,
     FormatOpt,
     MaxTurnsOpt,
@@ -22,7 +23,6 @@ from mnemocode.cli.main import (
     Options,
     VerboseOpt,
     YesOpt,
-    headless,
 )
 
 

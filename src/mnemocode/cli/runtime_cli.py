@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from mnemocode.cli.main import CwdOpt, Options, fail, guarded, load
+from mnemocode.cli.launch import load
+from mnemocode.cli.options import CwdOpt, Options, fail, guarded
 
 if TYPE_CHECKING:
     from mnemocode.config.settings import Settings

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mnemocode.cli.main import CwdOpt, Options, fail, guarded, load
+from mnemocode.cli.launch import load
+from mnemocode.cli.options import CwdOpt, Options, fail, guarded
 
 safety_cli = typer.Typer(help="Ask the safety policy; inspect its rules.", no_args_is_help=True)
 

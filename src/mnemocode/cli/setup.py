@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mnemocode.cli.main import Options, VerboseOpt, fail, guarded, load
+from mnemocode.cli.launch import load
+from mnemocode.cli.options import Options, VerboseOpt, fail, guarded
 
 
 @dataclass(frozen=True, slots=True)

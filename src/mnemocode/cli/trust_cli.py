@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mnemocode.cli.main import Options, fail, guarded
+from mnemocode.cli.options import Options, fail, guarded
 
 if TYPE_CHECKING:  # `mnemo --help` imports this module: no pydantic at start
     from mnemocode.config.loader import LoadedSettings
