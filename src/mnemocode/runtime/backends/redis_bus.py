@@ -4,36 +4,28 @@ XREAD BLOCK; groups are Redis consumer groups (``redis_groups``)."""
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from mnemocode.runtime.backends.redis_client import (
-    READ_BLOCK_MS,
-    TRANSIENT,
     Keys,
-    Outage,
-    cancel_requests,
-    check_cancel,
-    last_before,
     read_entries,
     stream_seq,
     translate_errors,
 )
-from mnemocode.runtime.backends.shared import dump_json, load_json
-from mnemocode.runtime.protocols import BackendError, Event, Json
+from mnemocode.runtime.backends.redis_groups import GroupMember
+from mnemocode.runtime.backends.redis_reader import (
+    READ_COUNT,
+    Position,
+    Reader,
+    RedisDelivery,
+    to_event,
+)
+from mnemocode.runtime.backends.shared import dump_json
+from mnemocode.runtime.protocols import Json
 from mnemocode.runtime.subjects import matches, validate_pattern, validate_subject
-
-T = TypeVar("T")
-READ_COUNT = 100
 
 # INCR and XADD in one step, so seqs and stream order agree; the id is the seq.
 _PUBLISH = """
@@ -42,30 +34,6 @@ redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], string.format('%d-0', seq),
            's', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
 return seq
 """
-
-
-@dataclass(slots=True)
-class RedisDelivery:
-    event: Event
-    attempt: int
-    entry_id: str
-    _owner: Owner
-
-    async def ack(self) -> None:
-        await self._owner.acked(self)
-
-    async def nack(self, delay: float = 0.0) -> None:
-        await self._owner.nacked(self, delay)
-
-
-class Owner(Protocol):
-    async def acked(self, delivery: RedisDelivery) -> None: ...
-
-    async def nacked(self, delivery: RedisDelivery, delay: float) -> None: ...
-
-
-def to_event(entry_id: str, fields: dict[str, str]) -> Event:
-    return Event(fields["s"], load_json(fields["d"]), stream_seq(entry_id), float(fields["t"]))
 
 
 class RedisBus:
@@ -92,8 +60,6 @@ class RedisBus:
         start: int | None = None,
         ack_wait: float = 30.0,
     ) -> Reader:
-        from mnemocode.runtime.backends.redis_groups import GroupMember
-
         validate_pattern(pattern)
         position = Position(self._client, self._keys.bus, start, time.time())
         reader: Reader
@@ -108,95 +74,6 @@ class RedisBus:
     async def close(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.close()
-
-
-class Position:
-    """Where a reader starts: after ``start - 1``, or after what existed at ``since``."""
-
-    def __init__(self, client: Redis, stream: str, start: int | None, since: float) -> None:
-        self._client, self._stream, self._since = client, stream, since
-        self._after = None if start is None else max(start - 1, 0)
-
-    async def after(self) -> int:
-        if self._after is None:
-            self._after = await last_before(self._client, self._stream, self._since)
-        return self._after
-
-
-class Reader:
-    """The loop every subscription shares: hand out what is buffered or due again,
-    otherwise read more; survive server restarts; ``close`` cancels a blocked read."""
-
-    def __init__(self) -> None:
-        self.buffer: deque[RedisDelivery] = deque()
-        self.again: list[tuple[float, int, RedisDelivery]] = []  # (monotonic due, n, delivery)
-        self.closed = False
-        self.on_close: Callable[[Reader], None] | None = None
-        self._order = itertools.count()
-        self._read: asyncio.Future[Any] | None = None
-
-    def __aiter__(self) -> Reader:
-        return self
-
-    async def __anext__(self) -> RedisDelivery:
-        outage = Outage("subscription")
-        while not self.closed:
-            if self.again and self.again[0][0] <= time.monotonic():
-                return heapq.heappop(self.again)[2]
-            if self.buffer:
-                return self.buffer.popleft()
-            cancels = cancel_requests()
-            try:
-                await self.fill(self.block_ms())
-                outage.ok()
-            except TRANSIENT as exc:
-                await outage.failed(exc)
-            except RedisError as exc:
-                raise BackendError(f"redis: {exc}") from exc
-            except asyncio.CancelledError:
-                if not self.closed or cancel_requests() > cancels:
-                    raise  # cancelled from outside, not by our own close()
-            check_cancel(cancels)
-        raise StopAsyncIteration
-
-    def block_ms(self) -> int:
-        if not self.again:
-            return READ_BLOCK_MS
-        return max(1, min(READ_BLOCK_MS, int((self.again[0][0] - time.monotonic()) * 1000)))
-
-    def later(self, delivery: RedisDelivery, delay: float) -> None:
-        heapq.heappush(self.again, (time.monotonic() + delay, next(self._order), delivery))
-
-    async def blocking(self, read: Callable[[], Awaitable[T]]) -> T:
-        """Run ``read()`` in a task that ``close`` can cancel.
-
-        The command is created inside the task: redis-py 8 wraps XREAD(GROUP) in a
-        coroutine that awaits the command's, so a task cancelled before its first step
-        would leave the inner one never awaited."""
-        future = asyncio.ensure_future(_run(read))
-        self._read = future
-        try:
-            return await future
-        finally:
-            self._read = None
-            if not future.done():
-                # Cancelled from outside: let the read run its cancellation now
-                # rather than leave a pending task to a loop that may close first.
-                future.cancel()
-                await asyncio.gather(future, return_exceptions=True)
-
-    async def fill(self, block_ms: int) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        self.closed = True
-        read = self._read
-        if read is not None:
-            read.cancel()
-            # Let the cancelled read finish its cancellation before we report closed.
-            await asyncio.gather(read, return_exceptions=True)
-        if self.on_close is not None:
-            self.on_close(self)
 
 
 class PlainSubscription(Reader):
@@ -228,7 +105,3 @@ class PlainSubscription(Reader):
     async def nacked(self, delivery: RedisDelivery, delay: float) -> None:
         again = RedisDelivery(delivery.event, delivery.attempt + 1, delivery.entry_id, self)
         self.later(again, delay)
-
-
-async def _run(read: Callable[[], Awaitable[T]]) -> T:
-    return await read()

@@ -22,14 +22,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from mnemocode.runtime.backends.redis_bus import (
+from mnemocode.runtime.backends.redis_client import TRANSIENT, Keys, Outage, read_entries
+from mnemocode.runtime.backends.redis_reader import (
     READ_COUNT,
     Position,
     Reader,
     RedisDelivery,
     to_event,
 )
-from mnemocode.runtime.backends.redis_client import TRANSIENT, Keys, Outage, read_entries
 from mnemocode.runtime.subjects import matches
 
 log = logging.getLogger(__name__)
