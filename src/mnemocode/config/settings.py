@@ -131,6 +131,9 @@ class MemoryConfig(_Strict):
     # Fuse BM25 with embeddings (needs `pip install 'mnemocode[embeddings]'`).
     embeddings: bool = False
     mirror: bool = True  # keep .mnemo/MEMORY.md in step with project memory
+    # Commit MEMORY.md with the project (teams sharing memory); by default mnemo's own
+    # .mnemo/.gitignore keeps it out of git status.
+    commit_mirror: bool = False
     # A headless run's summary and extraction: "queue" them for the next interactive
     # start or `mnemo memory process`; run them "now", before the process exits; or
     # hand them to a detached `mnemo memory process` in the "background".

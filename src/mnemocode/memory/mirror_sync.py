@@ -3,7 +3,8 @@
 The database remembers the text it last wrote to the file (``meta``); a file
 that differs from it was edited by the user, and the three-way merge in
 ``mirror.plan_sync`` turns those edits into database writes. Then the file is
-rewritten from the database (atomically), unless nothing changed.
+rewritten from the database (atomically), unless nothing changed. Beside it,
+mnemo's own ``.gitignore`` keeps it out of ``git status`` (see ``gitignore``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from mnemocode.config.writer import atomic_write_text
 from mnemocode.memory import mirror
 from mnemocode.memory.db import transaction
+from mnemocode.memory.gitignore import keep_mirror_out_of_git
 
 if TYPE_CHECKING:
     from mnemocode.memory.service import Memory
@@ -60,6 +62,13 @@ def _read(path: Path) -> str | None:
 
 
 def sync(memory: Memory, path: Path) -> MirrorReport:
+    report = _sync(memory, path)
+    if path.is_file():
+        keep_mirror_out_of_git(path.parent, commit=memory.config.commit_mirror)
+    return report
+
+
+def _sync(memory: Memory, path: Path) -> MirrorReport:
     report = MirrorReport(path)
     if not path.parent.parent.is_dir():
         report.problem = f"the work directory {path.parent.parent} does not exist"

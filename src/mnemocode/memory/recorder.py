@@ -46,10 +46,15 @@ class TranscriptRecorder:
             self._pending += 1
         self._queue.put(_Item(session_id, turn, message, self._clock()))
 
-    def flush(self, timeout: float = 30.0) -> None:
-        """Wait until everything added so far is stored."""
+    def flush(self) -> None:
+        """Wait until everything added so far is stored (however loaded the machine:
+        no timeout that would return with messages unwritten, as long as the writer
+        is alive)."""
         with self._done:
-            self._done.wait_for(lambda: self._pending == 0, timeout)
+            while self._pending and self._thread.is_alive():
+                self._done.wait(timeout=1.0)
+            if self._pending and self.error is None:
+                self.error = RuntimeError(f"the writer stopped with {self._pending} unwritten")
 
     def close(self) -> None:
         if not self._thread.is_alive():
@@ -60,7 +65,11 @@ class TranscriptRecorder:
         atexit.unregister(self.close)
 
     def _run(self) -> None:
-        conn = connect(self._path, PROJECT_MIGRATIONS)
+        try:
+            conn = connect(self._path, PROJECT_MIGRATIONS)
+        except Exception as exc:  # reported by the next flush
+            self.error = exc
+            return
         store = SessionStore(conn, clock=self._clock)
         try:
             while (first := self._queue.get()) is not None:
