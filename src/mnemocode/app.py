@@ -5,13 +5,13 @@ Front ends call this and then talk to ``App``; nothing else reads Settings.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnemocode.agent.budget import TokenMeter, memory_caps
 from mnemocode.agent.compaction import Compactor
@@ -37,6 +37,10 @@ from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety, build_safety
 from mnemocode.tools.base import FunctionToolset
 from mnemocode.tools.builtin import patch_tools, tools_for_window
+
+if TYPE_CHECKING:
+    from mnemocode.memory.background import BackgroundJobs
+    from mnemocode.memory.worker import JobsReport
 
 
 def project_state_dir(home: Path, cwd: Path) -> Path:
@@ -86,7 +90,10 @@ class App:
     history_offset: int = 0
     extracted_upto: int = 0
     session_stored: bool = False
-    background: list[asyncio.Future[int]] = field(default_factory=list)
+    # The memory work running behind the user (``start_memory_work``), and where
+    # its one line goes when it ends (the front end sets it).
+    memory_jobs: BackgroundJobs | None = None
+    report_memory: Callable[[str], None] = field(default=lambda _line: None)
     # Things to tell the user at start (e.g. MEMORY.md edits picked up).
     notices: list[str] = field(default_factory=list)
     # Built-in tools not offered because the model's context window is small.
@@ -138,10 +145,7 @@ class App:
         stored = self.memory.sessions.count(self.session_id)
         self.memory.queue_extraction(self.session_id, self.extracted_upto)
         self.extracted_upto = stored
-        # Done in the background while the user reads; the prompt prefix is left
-        # as it is (it changes only between sessions, for the prompt cache).
-        memory, model = self.memory, self.memory_model()
-        self.background.append(asyncio.ensure_future(memory.run_jobs(model)))
+        self.start_memory_work()
 
     def memory_model(self) -> ChatModel:
         """The model that summarises and extracts: ``[memory] model`` or the active one."""
@@ -151,23 +155,50 @@ class App:
             return build_model(alias, config, env=self.env)
         return self.agent.slot.model
 
+    def queue_session_end(self) -> bool:
+        """Mark this session ended and queue its memory work (durably); nothing
+        runs yet. False when there was nothing to save."""
+        return self.memory is not None and self.memory.end_session(self.session_id)
+
+    def start_memory_work(self) -> int:
+        """Hand the queued memory work to the background worker (a task of the
+        running event loop: nothing waits for it); returns how many jobs are queued.
+        When it ends, the memory part of the prompt is rebuilt and one line goes
+        to ``report_memory``."""
+        if self.memory is None:
+            return 0
+        if self.memory_jobs is None:
+            from mnemocode.memory.background import BackgroundJobs
+
+            self.memory_jobs = BackgroundJobs(self.memory, self.memory_model, self._memory_done)
+        return self.memory_jobs.start()
+
+    def _memory_done(self, report: JobsReport) -> None:
+        if report.done:
+            self.refresh_memory()
+        self.report_memory(report.line())
+
+    async def stop_memory_work(self) -> None:
+        """Stop the background worker; the job it was doing goes back to the queue."""
+        if self.memory_jobs is not None:
+            await self.memory_jobs.stop()
+
     async def end_session(self, progress: Callable[[str], None] = lambda _m: None) -> bool:
-        """Save this session to memory now: summary and extraction (queued first,
-        so an interrupted save is finished at the next start)."""
-        if self.background:
-            await asyncio.gather(*self.background, return_exceptions=True)
-            self.background.clear()
-        if self.memory is None or not self.memory.end_session(self.session_id):
+        """Save this session to memory now, waiting for the model: summary and
+        extraction (queued first, so an interrupted save is finished later)."""
+        await self.stop_memory_work()
+        if not self.queue_session_end():
             return False
         await self.run_memory_jobs(progress)
         return True
 
     async def run_memory_jobs(self, progress: Callable[[str], None] = lambda _m: None) -> int:
+        """Run the queued memory work now, waiting for it; returns how many jobs finished."""
         if self.memory is None or not self.memory.pending_jobs():
             return 0
-        done = await self.memory.run_jobs(self.memory_model(), progress)
+        report = await self.memory.run_jobs(self.memory_model(), progress)
         self.refresh_memory()
-        return done
+        return report.done
 
     def refresh_memory(self) -> None:
         """Rebuild the memory part of the prompt (after the user changed memory)."""

@@ -304,7 +304,7 @@ def _use_session(app: App, session_id: str) -> None:
 async def _close(app: App) -> None:
     """Release what the app opened: background work, commands it left running, the
     model's connections and memory (its summary queued, as after a headless run)."""
-    await asyncio.gather(*app.background, return_exceptions=True)
+    await app.stop_memory_work()  # its job stays queued, as after a headless run
     await app.safety.sandbox.aclose()
     close_model = getattr(app.agent.slot.model, "aclose", None)
     if close_model is not None:

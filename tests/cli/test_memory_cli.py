@@ -153,3 +153,15 @@ def test_project_list_rename_workdir_delete(tmp_path: Path, isolated_home: Path)
     assert not data_dir.exists()
     assert (moved / ".mnemo" / "MEMORY.md").is_file()  # files in the work directory stay
     assert "no project matches" in failing(["project", "delete", "zzz"], tmp_path, isolated_home)
+
+
+def test_memory_alone_shows_memory_like_the_slash_command(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    work = repo(tmp_path)
+    mnemo(["memory", "set", "db-choice", "Use SQLite", "--kind", "decision"], work, isolated_home)
+    alone = run_mnemo(["memory"], cwd=work, home=isolated_home)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert alone.stdout == mnemo(["memory", "show"], work, isolated_home)
+    assert "db-choice: Use SQLite  (active)" in alone.stdout
+    assert json.loads(mnemo(["memory", "--json"], work, isolated_home))["project"] == "app"

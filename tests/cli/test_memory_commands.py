@@ -11,7 +11,7 @@ import pytest
 
 from mnemocode.app import App
 from mnemocode.config.settings import MemoryConfig, ModelConfig, SafetyConfig, Settings
-from mnemocode.core.types import Message
+from mnemocode.core.types import Message, TextPart, ToolCall, ToolResult
 from mnemocode.llm.testing import Turn
 from mnemocode.llm.tokens import count_tokens, estimate_request_tokens
 from mnemocode.memory.projects import ProjectRegistry
@@ -67,11 +67,14 @@ def queue_earlier_session(app: App) -> None:
     memory = app.memory
     assert memory is not None
     memory.sessions.create("earlier0001")
-    memory.record(
-        "earlier0001",
-        1,
-        [Message.user("set up CI please"), Message.assistant("CI runs on GitHub Actions now.")],
-    )
+    call = ToolCall("c1", "file_write", {"path": "ci.yml", "content": "on: push\n"})
+    messages = [
+        Message.user("set up CI please"),
+        Message.assistant(tool_calls=[call]),
+        Message.tool(ToolResult("c1", "file_write", [TextPart("wrote ci.yml")])),
+        Message.assistant("CI runs on GitHub Actions now."),
+    ]
+    memory.record("earlier0001", 1, messages)
     memory.end_session("earlier0001")
 
 
@@ -252,22 +255,31 @@ async def test_compact_summarises_older_messages_now(tmp_path: Path) -> None:
     assert [m.text for m in live] == ["second", "two"]
 
 
-async def test_end_saves_the_session_and_starts_a_new_one(tmp_path: Path) -> None:
+async def chat(s: Session, *answers: str) -> None:
+    """One user turn per answer (three turns make a session worth a summary)."""
+    for n, answer in enumerate(answers, 1):
+        s.send(f"turn {n}: postgres is overkill, use sqlite\n")
+        await s.wait_for(answer)
+
+
+async def test_end_saves_the_session_in_the_background_and_starts_a_new_one(
+    tmp_path: Path,
+) -> None:
     memory_script = [summary_reply("Switch to SQLite", topics=["database"]), SQLITE_OPS]
-    async with repl_session(tmp_path, ["Switched."], memory_script=memory_script) as s:
+    chat_script = ["Noted one.", "Noted two.", "Switched."]
+    async with repl_session(tmp_path, chat_script, memory_script=memory_script) as s:
         s.send("/end\n")
         await s.wait_for("nothing to save yet")
-        s.send("postgres is overkill, use sqlite\n")
-        await s.wait_for("Switched.")
+        await chat(s, *chat_script)
         old = s.app.session_id
         s.send("/end\n")
         await s.wait_for("new session")
+        await s.wait_for("memory: 2 jobs done")
         app = s.app
         assert app.session_id != old and app.agent.history == []
         assert "Switch to SQLite" in app.agent.context.recent
         assert "Use SQLite" in app.agent.context.prefix.text
-    assert f"Session {old} ended and saved" in s.output
-    assert "saved summary 'Switch to SQLite'" in s.output
+    assert f"Session {old} ended (saved to memory in the background)" in s.output
     memory = fresh_memory(s)
     summary = memory.summaries.for_session(old)
     assert summary is not None and summary.title == "Switch to SQLite"
@@ -279,99 +291,114 @@ async def test_end_saves_the_session_and_starts_a_new_one(tmp_path: Path) -> Non
         ("communication", "Prefers short answers")
     ]
     assert memory.pending_jobs() == 0  # saved once, nothing queued again
-    assert "postgres is overkill, use sqlite" in s.memory_requests[1].messages[0].text
+    assert "turn 3: postgres is overkill" in s.memory_requests[1].messages[0].text
 
 
 @pytest.mark.parametrize("leave", ["/quit\n", "\x04", "\x03\x03"])
-async def test_leaving_saves_the_session_to_memory(tmp_path: Path, leave: str) -> None:
-    memory_script = [summary_reply("Switch to SQLite"), SQLITE_OPS]
-    async with repl_session(tmp_path, ["Switched."], memory_script=memory_script) as s:
-        s.send("use sqlite\n")
-        await s.wait_for("Switched.")
+async def test_leaving_queues_the_session_and_exits_without_a_model_call(
+    tmp_path: Path, leave: str
+) -> None:
+    chat_script = ["Noted one.", "Noted two.", "Switched."]
+    async with repl_session(tmp_path, chat_script, memory_script=[]) as s:
+        await chat(s, *chat_script)
         session_id = s.app.session_id
         s.send(leave)
         assert await s.finish() == 0
-    assert "Saving this session to memory…" in s.output
+    # This harness has no detached process to hand the work to: it stays queued.
+    assert "memory: 2 jobs queued for the next start here" in s.output
+    assert s.memory_requests == []
     memory = fresh_memory(s)
-    summary = memory.summaries.for_session(session_id)
-    assert summary is not None and summary.title == "Switch to SQLite"
-    assert memory.entries.get("db-choice") is not None
-    assert memory.pending_jobs() == 0
-    assert "Use SQLite" in (s.work / ".mnemo" / "MEMORY.md").read_text()
+    assert memory.pending_jobs() == 2  # summary and extraction
+    info = memory.sessions.get(session_id)
+    assert info is not None and info.ended is not None
+
+
+async def test_a_trivial_session_is_not_summarised_on_its_own(tmp_path: Path) -> None:
+    async with repl_session(tmp_path, ["Paris."], memory_script=[]) as s:
+        s.send("capital of France?\n")
+        await s.wait_for("Paris.")
+        s.send("/quit\n")
+        assert await s.finish() == 0
+    assert "memory: 1 job queued" in s.output
+    memory = fresh_memory(s)
+    job = memory.jobs.lease()
+    assert job is not None and job.kind == "extract"  # no summary: one turn, no tool call
+    assert memory.jobs.lease() is None
 
 
 async def test_leaving_an_empty_session_saves_nothing(tmp_path: Path) -> None:
     async with repl_session(tmp_path, [], memory_script=[]) as s:
         s.send("\x04")
         assert await s.finish() == 0
-    assert "Saving" not in s.output
+    assert "memory:" not in s.output
     assert s.model.requests == []
 
 
-async def test_ctrl_c_stops_the_save_and_the_work_stays_queued(tmp_path: Path) -> None:
-    slow = Turn(text=summary_reply("never"), delay=30)
-    async with repl_session(tmp_path, ["Switched."], memory_script=[slow]) as s:
-        s.send("use sqlite\n")
-        await s.wait_for("Switched.")
-        session_id = s.app.session_id
-        s.send("/quit\n")
-        await s.until(lambda: len(s.memory_requests) == 1, "the summary request")
-        s.send("\x03")
-        assert await s.finish() == 0
-    assert "Stopped; the memory work finishes the next time mnemo starts here." in s.output
-    memory = fresh_memory(s)
-    assert memory.summaries.for_session(session_id) is None
-    assert memory.pending_jobs() == 2  # summary and extraction, both still to do
-    info = memory.sessions.get(session_id)
-    assert info is not None and info.ended is not None
-
-
-async def test_start_finishes_memory_work_left_by_an_earlier_run(tmp_path: Path) -> None:
+async def test_earlier_work_runs_in_the_background_and_reports_one_line(tmp_path: Path) -> None:
     memory_script = [summary_reply("Set up CI"), ops_reply()]
     async with repl_session(
         tmp_path, ["hello again"], memory_script=memory_script, setup=queue_earlier_session
     ) as s:
-        await s.wait_for("Finishing memory work from an earlier session")
-        await s.wait_for("extract session earlier0001: 0 added")
+        await s.wait_for("memory: 2 jobs running in the background")
+        await s.wait_for("memory: 2 jobs done")
         s.send("hi\n")
         await s.wait_for("hello again")
-    assert s.output.index("saved summary 'Set up CI'") < s.output.index("hello again")
+    assert [line for line in s.output.splitlines() if line.startswith("memory:")] == [
+        "memory: 2 jobs running in the background",
+        "memory: 2 jobs done",
+    ]
     chat = s.model.requests[-1]
     assert "Set up CI" in "".join(block.text for block in chat.system)  # the recent layer
     assert fresh_memory(s).pending_jobs() == 0
 
 
-async def test_ctrl_c_skips_the_earlier_work_at_start(tmp_path: Path) -> None:
+async def test_the_user_works_and_leaves_while_a_slow_model_summarises(tmp_path: Path) -> None:
     slow = Turn(text=summary_reply("never"), delay=30)
     async with repl_session(
         tmp_path, ["hello"], memory_script=[slow], setup=queue_earlier_session
     ) as s:
         await s.until(lambda: len(s.memory_requests) == 1, "the summary request")
-        s.send("\x03")
-        await s.wait_for("Skipped; it stays queued for the next start.")
         s.send("hi\n")
-        await s.wait_for("hello")
+        await s.wait_for("hello")  # a turn while the summary request is unanswered
         memory = s.app.memory
-        assert memory is not None
-        assert memory.summaries.for_session("earlier0001") is None
-        assert memory.pending_jobs() == 2
+        assert memory is not None and memory.summaries.for_session("earlier0001") is None
+        s.send("/quit\n")
+        assert await s.finish() == 0  # leaving does not wait for it either
+    memory = fresh_memory(s)
+    assert memory.summaries.for_session("earlier0001") is None
+    assert memory.pending_jobs() == 3  # the earlier two (released, not failed) and this one's
+    job = memory.jobs.lease()
+    assert job is not None and job.kind == "summarize" and job.attempts == 1
+
+
+async def test_a_reply_that_is_not_json_is_reported_in_one_line(tmp_path: Path) -> None:
+    garbage = "Sure! Here is the summary you asked for: <<garbage that is not JSON>>"
+    async with repl_session(
+        tmp_path, [], memory_script=[garbage, garbage], setup=queue_earlier_session
+    ) as s:
+        await s.wait_for("memory: summary failed")
+    line = line_with(s.output, "memory: summary failed")
+    assert line == (
+        "memory: summary failed: the model's reply was not valid JSON (attempt 1 of 3); "
+        "retried later"
+    )
+    assert "garbage" not in s.output
 
 
 async def test_resume_lists_sessions_and_continues_the_chosen_one(tmp_path: Path) -> None:
-    first = [summary_reply("Capital of France"), ops_reply()]
-    async with repl_session(tmp_path, ["Paris."], memory_script=first) as s:
+    async with repl_session(tmp_path, ["Paris."]) as s:
         s.send("what is the capital of France?\n")
         await s.wait_for("Paris.")
         old = s.app.session_id
         s.send("/quit\n")
         await s.finish()
-    async with repl_session(tmp_path, ["About 2 million."], memory_script=[]) as s:
+    async with repl_session(tmp_path, ["About 2 million."]) as s:
         s.send("/resume zzz\n")
         await s.wait_for("no session starts with 'zzz'")
         s.send("/resume\n")
         await s.wait_for("Resume which one?")
-        listed = line_with(s.output, f"1. {old[:8]}")
-        assert "Capital of France" in listed and "(2 messages)" in listed
+        listed = line_with(s.output, f"1. {old[:8]}")  # one turn: no summary, its first words
+        assert "what is the capital of France?" in listed and "(2 messages)" in listed
         s.send("\n")
         await s.wait_for("nothing resumed")
         s.send("/resume\n")

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 import sys
 import time
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, TextIO
 
 from mnemocode import __version__
 from mnemocode.app import App
+from mnemocode.cli.memory_process import start_memory_process
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import (
     AgentEvent,
@@ -88,25 +87,6 @@ async def _after_headless(app: App, err: TextIO, verbose: bool) -> None:
             print(f"mnemo: memory work left queued: {exc.one_line()}", file=err, flush=True)
         return
     start_memory_process(app.cwd, app.project.name if app.project else None, app.memory.home)
-
-
-def start_memory_process(cwd: Path, project: str | None, home: Path) -> None:
-    """A detached ``mnemo memory process`` for this project: it outlives this process,
-    its output goes to ``<mnemo home>/logs/memory-process.log``, and the job leases
-    keep it from doing twice what another process is doing."""
-    log_dir = home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "mnemocode", "memory", "process", "--cwd", str(cwd)]
-    if project is not None:
-        command += ["--project", project]
-    with (log_dir / "memory-process.log").open("ab") as log:
-        subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
 
 
 def result_record(

@@ -23,9 +23,11 @@ from mnemocode.cli.options import CwdOpt, Options, fail, guarded
 if TYPE_CHECKING:
     from mnemocode.memory.projects import Project
     from mnemocode.memory.service import Memory
+    from mnemocode.memory.worker import JobsReport
 
 memory_cli = typer.Typer(
-    help="Show and edit what mnemo remembers (no model needed).", no_args_is_help=True
+    help="Show and edit what mnemo remembers (no model needed); alone, shows it.",
+    invoke_without_command=True,
 )
 project_cli = typer.Typer(help="List, rename, move and delete projects.", no_args_is_help=True)
 
@@ -114,6 +116,15 @@ def _change(
 
 
 # ---- mnemo memory --------------------------------------------------------------------
+
+
+@memory_cli.callback()
+def memory_main(
+    ctx: typer.Context, cwd: CwdOpt = None, project: ProjectNameOpt = None, as_json: JsonOpt = False
+) -> None:
+    """`mnemo memory` alone shows memory, like `/memory` (see `mnemo memory show`)."""
+    if ctx.invoked_subcommand is None:
+        show_command(ctx, cwd, project, as_json)
 
 
 @memory_cli.command("show")
@@ -298,7 +309,7 @@ def process_command(ctx: typer.Context, cwd: CwdOpt = None, project: ProjectName
         def progress(line: str) -> None:
             typer.echo(line, err=True)
 
-        async def run() -> int:
+        async def run() -> JobsReport:
             from mnemocode.cli.commands.model import close_model
 
             try:
@@ -306,10 +317,13 @@ def process_command(ctx: typer.Context, cwd: CwdOpt = None, project: ProjectName
             finally:
                 await close_model(model)
 
-        done = asyncio.run(run())
+        report = asyncio.run(run())
         left = memory.pending_jobs()
-    typer.echo(f"{done} of {pending} memory jobs done" + (f"; {left} still queued" if left else ""))
-    if left:
+    # Counted at the end: a run adds jobs as it goes (consolidation, embeddings).
+    total = report.done + report.gave_up + left
+    line = f"{report.done} of {total} memory jobs done" + (f"; {left} still queued" if left else "")
+    typer.echo(line + "".join(f"; {failure}" for failure in report.failures))
+    if left or report.gave_up:
         raise typer.Exit(1)
 
 

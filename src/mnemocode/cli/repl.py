@@ -6,9 +6,9 @@ guard like a model's shell call, anything else as a turn of the agent with its
 ``@path`` attachments. Each turn runs as a task; Ctrl-C or Esc cancels it (the
 agent closes dangling tool calls, the sandbox kills the command's process group).
 
-Memory: memory work an earlier run left queued is finished before the first
-prompt, and leaving saves the session (summary, extraction). Both can be
-skipped with Ctrl-C; the queue is durable, so the work is done at the next start.
+Memory never waits for a model here (``memory_session``): work an earlier run
+left queued runs in the background; leaving queues this session's summary and
+extraction and hands them to a detached ``mnemo memory process``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ from mnemocode.app import App
 from mnemocode.cli.approver import TerminalApprover
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
-from mnemocode.cli.commands.general import finish_earlier_work, save_session
 from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
+from mnemocode.cli.memory_session import (
+    HandOff,
+    detached_process,
+    leave,
+    reporter,
+    start_in_background,
+)
 from mnemocode.cli.render import Renderer, format_cost, format_tokens
 from mnemocode.cli.turn_control import TurnControl
 from mnemocode.core.events import AgentEvent, ToolOutputDelta
@@ -129,8 +135,10 @@ class Repl:
         output: Output | None,
         *,
         rebuild: Callable[[str], App] | None = None,
+        memory_process: HandOff | None = None,
     ) -> None:
         self.console = console
+        self.hand_off = memory_process
         self.renderer = Renderer(console)
         self.ctx = ReplContext(
             app,
@@ -152,6 +160,7 @@ class Repl:
         return self.ctx.app
 
     def _bind(self, app: App) -> None:
+        app.report_memory = reporter(self.console, self.session.app)
         approver = app.guard.approver
         if isinstance(approver, TerminalApprover):
             approver.bind(
@@ -174,6 +183,7 @@ class Repl:
         if old.agent.slot.model is not app.agent.slot.model:
             await close_model(old.agent.slot.model)
         if old.memory is not None and old.memory is not app.memory:
+            await leave(old, self.console, self.hand_off)
             old.memory.close()
 
     async def _ask(self, message: str) -> str:
@@ -192,11 +202,11 @@ class Repl:
         without an id opens the picker this way)."""
         self._banner()
         try:
-            await finish_earlier_work(self.ctx, self.control.run)
+            start_in_background(self.app, self.console)
             if first:
                 await self.handle(first)
             await self._loop()
-            await save_session(self.ctx, self.control.run)
+            await leave(self.app, self.console, self.hand_off)
         finally:
             await close_model(self.app.agent.slot.model)
         return 0
@@ -344,10 +354,14 @@ async def run_repl(
     output: Output | None = None,
     rebuild: Callable[[str], App] | None = None,
     first: str | None = None,
+    memory_process: HandOff | None = detached_process,
 ) -> int:
     """Run the REPL until /quit, Ctrl-D or a second Ctrl-C; returns the exit code.
-    ``rebuild(name)`` builds the App of another project (``/project switch``)."""
-    repl = Repl(app, console or Console(), input, output, rebuild=rebuild)
+    ``rebuild(name)`` builds the App of another project (``/project switch``);
+    ``memory_process`` takes the memory work left at exit (None: it stays queued)."""
+    repl = Repl(
+        app, console or Console(), input, output, rebuild=rebuild, memory_process=memory_process
+    )
     return await repl.run(first)
 
 

@@ -34,8 +34,11 @@ from mnemocode.memory.types import DEFAULT_DIMENSION, Entry, SearchHit
 if TYPE_CHECKING:
     from mnemocode.memory.recorder import TranscriptRecorder
     from mnemocode.memory.vectors import VectorIndex
+    from mnemocode.memory.worker import JobsReport
 
 CountTokens = Callable[[str], int]
+# A session of at most this many turns and no tool call is not summarised on its own.
+TRIVIAL_TURNS = 2
 
 
 def open_core(home: Path) -> sqlite3.Connection:
@@ -233,7 +236,12 @@ class Memory:
 
     def end_session(self, session_id: str) -> bool:
         """Mark the session ended and queue its summary and extraction. Returns
-        False when there was nothing to save."""
+        False when there was nothing to save.
+
+        A trivial session (no tool call, at most ``TRIVIAL_TURNS`` turns: a quick
+        question) gets no summary of its own — it would cost a model call for
+        a line the transcript search finds anyway; its extraction is kept, which
+        is what catches "remember that I…"."""
         self.flush()
         info = self.sessions.get(session_id)
         if info is None or info.messages == 0:
@@ -241,12 +249,18 @@ class Memory:
         if info.ended is not None and info.updated <= info.ended:
             return False  # saved already, nothing new since
         self.sessions.end(session_id, at=self.clock())
-        self.jobs.enqueue("summarize", session_id)
+        if not self.is_trivial(session_id, info.turns):
+            self.jobs.enqueue("summarize", session_id)
         if self.config.extract:
             self.jobs.enqueue("extract", session_id)
         if self.vectors is not None:
             self.jobs.enqueue("embed", "*")  # after the summary, which it embeds too
         return True
+
+    def is_trivial(self, session_id: str, turns: int) -> bool:
+        if turns > TRIVIAL_TURNS:
+            return False
+        return not any(m.tool_calls for m in self._sessions.messages(session_id))
 
     def queue_extraction(self, session_id: str, from_seq: int) -> None:
         """Extract from a long session while it runs (messages from ``from_seq``)."""
@@ -270,7 +284,7 @@ class Memory:
 
     async def run_jobs(
         self, model: ChatModel, progress: Callable[[str], None] = lambda _m: None
-    ) -> int:
+    ) -> JobsReport:
         from mnemocode.memory.worker import run_jobs
 
         return await run_jobs(self, model, progress)

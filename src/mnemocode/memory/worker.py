@@ -1,14 +1,15 @@
 """Doing the queued memory work: session summaries, extraction, consolidation.
 
 Each job is leased, done, and marked done; a failure is recorded and retried
-at a later start (up to the queue's attempt limit), and reported — never
-silently dropped.
+later (up to the queue's attempt limit), and reported in a short line of our own
+— never the model's raw reply — and never silently dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mnemocode.core.errors import MnemoError
@@ -16,7 +17,8 @@ from mnemocode.core.protocols import ChatModel
 from mnemocode.core.types import Message
 from mnemocode.memory.compaction import render_summary, summarize_session
 from mnemocode.memory.extraction import propose_ops
-from mnemocode.memory.jobs import Job
+from mnemocode.memory.jobs import MAX_ATTEMPTS, Job
+from mnemocode.memory.structured import StructuredOutputError
 from mnemocode.memory.types import Summary
 
 if TYPE_CHECKING:
@@ -24,34 +26,77 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
+JOB_NAMES = {
+    "summarize": "summary",
+    "extract": "extraction",
+    "consolidate": "consolidation",
+    "embed": "embeddings",
+}
+REASON_CHARS = 160
 
-async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> int:
-    """Run every available job; returns how many finished."""
-    finished = 0
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a job failed, in a few words: the model's reply is never quoted."""
+    if isinstance(exc, StructuredOutputError):
+        if exc.problem.startswith("validation error"):
+            return "the model's reply did not have the expected fields"
+        return "the model's reply was not valid JSON"
+    why = exc.one_line() if isinstance(exc, MnemoError) else f"{type(exc).__name__}: {exc}"
+    why = " ".join(why.split())
+    return why if len(why) <= REASON_CHARS else why[: REASON_CHARS - 1] + "…"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+@dataclass(slots=True)
+class JobsReport:
+    """What one run of the worker did."""
+
+    done: int = 0
+    failures: list[str] = field(default_factory=list)  # "summary failed: … (attempt 2 of 3)"
+    gave_up: int = 0  # failed for good (the last attempt)
+    problem: str = ""  # the run itself stopped (the database, not a job)
+
+    def line(self) -> str:
+        """One line for the user."""
+        parts = [f"{_plural(self.done, 'job')} done"] if self.done or not self.failures else []
+        parts += self.failures
+        if self.problem:
+            parts.append(f"stopped: {self.problem}")
+        return "memory: " + "; ".join(parts)
+
+
+async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> JobsReport:
+    """Run every available job; ``progress`` gets a line per job."""
+    report = JobsReport()
     while (job := memory.jobs.lease()) is not None:
-        label = f"{job.kind} session {job.session_id}"
+        name = JOB_NAMES.get(job.kind, job.kind)
+        label = f"{name} of session {job.session_id}" if job.session_id != "*" else name
         progress(f"memory: {label}…")
         try:
             result = await _run(memory, model, job)
         except Exception as exc:  # a failed job is kept for later, never fatal
-            why = exc.one_line() if isinstance(exc, MnemoError) else f"{type(exc).__name__}: {exc}"
+            why = failure_reason(exc)
             again = memory.jobs.failed(job, why)
-            progress(
-                f"memory: {label} failed ({why}); "
-                + ("will retry at the next start" if again else "gave up after repeated failures")
-            )
+            failure = f"{name} failed: {why} (attempt {job.attempts} of {MAX_ATTEMPTS})"
+            failure += "; retried later" if again else "; given up"
+            report.failures.append(failure)
+            progress(f"memory: {failure}")
             if again:
                 break  # the model is probably unreachable: do not hammer it now
+            report.gave_up += 1
             continue
         except BaseException:
             # Interrupted (Ctrl-C, the app closing), not failed: given back so the
-            # next start does it, instead of waiting for the lease to run out.
+            # next worker does it, instead of waiting for the lease to run out.
             memory.jobs.release(job)
             raise
         memory.jobs.done(job)
-        finished += 1
+        report.done += 1
         progress(f"memory: {label}: {result}")
-    return finished
+    return report
 
 
 async def _run(memory: Memory, model: ChatModel, job: Job) -> str:

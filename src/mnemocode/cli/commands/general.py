@@ -1,11 +1,9 @@
-"""/help, /status, /clear, /cost, /context, /compact, /end, /resume, /quit, /exit;
-and what the REPL does with memory when it starts and when it ends."""
+"""/help, /status, /clear, /cost, /context, /compact, /end, /resume, /quit, /exit."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -93,13 +91,12 @@ async def end_command(ctx: ReplContext, arg: str) -> None:
         ctx.say("nothing to save yet: this session has no messages", "dim")
         return
     old = app.session_id
-    ctx.say("Saving this session to memory…", "bold")
-    # new_session queues the old session's summary and extraction; running the
-    # queue then is what ``App.end_session`` does, without queueing it twice.
+    # new_session queues the old session's summary and extraction; the background
+    # worker does them (one line when it is done).
     new = app.new_session()
     ctx.shell_notes.clear()
-    await app.run_memory_jobs(ctx.progress)
-    ctx.say(f"Session {old} ended and saved; new session {new} started.", "green")
+    app.start_memory_work()
+    ctx.say(f"Session {old} ended (saved to memory in the background); new session {new}.", "green")
 
 
 async def compact_command(ctx: ReplContext, arg: str) -> None:
@@ -117,52 +114,6 @@ async def compact_command(ctx: ReplContext, arg: str) -> None:
         )
     else:
         ctx.say("Nothing was compacted.", "dim")
-
-
-# ---- sessions and memory: the REPL's start and end -----------------------------------
-
-# Runs a coroutine so that Ctrl-C cancels it: (result, cancelled).
-Run = Callable[[Coroutine[Any, Any, Any]], Awaitable[tuple[Any, bool]]]
-
-
-async def _memory_work(ctx: ReplContext, run: Run, work: Coroutine[Any, Any, Any]) -> bool:
-    """Run memory work; True when Ctrl-C stopped it. A failure is reported, never
-    raised: memory must not keep the user from working or from leaving."""
-    try:
-        _result, cancelled = await run(work)
-    except Exception as exc:
-        ctx.say(f"✗ memory work failed: {type(exc).__name__}: {exc}", "bold red")
-        return False
-    return bool(cancelled)
-
-
-async def finish_earlier_work(ctx: ReplContext, run: Run) -> None:
-    """Memory work an earlier run left queued (it exited or lost its model); ``run``
-    runs it so that Ctrl-C skips it — it stays queued."""
-    app = ctx.app
-    if app.memory is None or not app.memory.pending_jobs():
-        return
-    ctx.say("Finishing memory work from an earlier session… (Ctrl-C skips it)", "dim")
-    if await _memory_work(ctx, run, app.run_memory_jobs(ctx.progress)):
-        ctx.say("Skipped; it stays queued for the next start.", "dim")
-
-
-async def save_session(ctx: ReplContext, run: Run) -> None:
-    """Leaving: this session's summary and extraction (and anything still queued)."""
-    app = ctx.app
-    memory = app.memory
-    if memory is None:
-        return
-    if not memory.sessions.count(app.session_id) and not memory.pending_jobs():
-        return
-    ctx.say("Saving this session to memory… (Ctrl-C stops)", "dim")
-
-    async def save() -> None:
-        if not await app.end_session(ctx.progress):
-            await app.run_memory_jobs(ctx.progress)
-
-    if await _memory_work(ctx, run, save()):
-        ctx.say("Stopped; the memory work finishes the next time mnemo starts here.", "yellow")
 
 
 # ---- /resume -------------------------------------------------------------------------
