@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from mnemocode.llm.testing import FakeOpenAIServer, text
+from mnemocode.llm.testing import FakeOpenAIServer, text, tool_call
 from tests.conftest import run_mnemo, write_global_config
 
 
@@ -117,7 +117,14 @@ _OPS = {
         }
     ]
 }
-_MEMORY_SCRIPT = [text("Redis it is."), text(json.dumps(_SUMMARY)), text(json.dumps(_OPS))]
+# A look at the files first: a session with a tool call is worth a summary (a bare
+# question and answer is not summarised on its own).
+_MEMORY_SCRIPT = [
+    tool_call("glob", pattern="*.toml"),
+    text("Redis it is."),
+    text(json.dumps(_SUMMARY)),
+    text(json.dumps(_OPS)),
+]
 
 
 def _saved_to_memory(tmp_path: Path, home: Path) -> bool:
@@ -135,7 +142,7 @@ def test_after_headless_now_saves_the_session_before_exiting(
         run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
         assert run.returncode == 0, run.stderr
         assert run.stdout == "Redis it is.\n"
-        assert len(srv.chat_requests) == 3  # the answer, the summary, the extraction
+        assert len(srv.chat_requests) == 4  # two for the answer, the summary, the extraction
     assert _saved_to_memory(tmp_path, isolated_home)
     again = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
     assert "no memory work is queued" in again.stdout
@@ -154,7 +161,7 @@ def test_after_headless_background_saves_the_session_after_exiting(
         while "memory jobs done" not in (log.read_text() if log.exists() else ""):
             assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
             time.sleep(0.1)
-        assert len(srv.chat_requests) == 3
+        assert len(srv.chat_requests) == 4
     assert "2 of 2 memory jobs done" in log.read_text()
     assert _saved_to_memory(tmp_path, isolated_home)
 
@@ -166,8 +173,8 @@ def test_headless_session_is_saved_to_memory_by_memory_process(
         write_global_config(isolated_home, _config(srv.base_url))
         run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
         assert run.returncode == 0, run.stderr
-        # The headless run made one model call: its memory work is queued, not done.
-        assert len(srv.chat_requests) == 1
+        # The headless run made the answer's calls only: its memory work is queued.
+        assert len(srv.chat_requests) == 2
         done = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
         again = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
     assert done.returncode == 0, done.stderr
@@ -199,3 +206,32 @@ def test_memory_md_edits_reach_the_next_prompt(tmp_path: Path, isolated_home: Pa
     assert "MEMORY.md edits picked up: 2 added or changed" in proc.stderr
     assert "test-command: pytest -x -q --ff" in system
     assert "Use tabs in Makefiles" in system
+
+
+def test_a_headless_question_is_not_summarised_on_its_own(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    with FakeOpenAIServer([text("Redis it is."), text(json.dumps(_OPS))]) as srv:
+        write_global_config(isolated_home, _config(srv.base_url))
+        run = run_mnemo(["-p", "let's use redis for the cache"], cwd=tmp_path, home=isolated_home)
+        assert run.returncode == 0, run.stderr
+        done = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
+        assert len(srv.chat_requests) == 2  # the answer and the extraction: no summary
+    assert done.stdout.strip() == "1 of 1 memory jobs done", done.stdout + done.stderr
+    shown = run_mnemo(["memory", "show", "--json"], cwd=tmp_path, home=isolated_home)
+    assert "cache-backend" in shown.stdout
+
+
+def test_memory_process_counts_the_jobs_a_run_adds(tmp_path: Path, isolated_home: Path) -> None:
+    answers = [t for n in range(3) for t in (tool_call("glob", pattern="*"), text(f"done {n}"))]
+    summary, ops = text(json.dumps(_SUMMARY)), text(json.dumps({"ops": []}))
+    memory = [summary, ops] * 3 + [summary]  # then the consolidation the third summary asks for
+    with FakeOpenAIServer([*answers, *memory]) as srv:
+        config = _config(srv.base_url) + "[memory]\nconsolidate_after = 2\n"
+        write_global_config(isolated_home, config)
+        for n in range(3):
+            run = run_mnemo(["-p", f"task {n}"], cwd=tmp_path, home=isolated_home)
+            assert run.returncode == 0, run.stderr
+        done = run_mnemo(["memory", "process"], cwd=tmp_path, home=isolated_home)
+        assert len(srv.chat_requests) == 6 + 7
+    assert done.stdout.strip() == "7 of 7 memory jobs done", done.stdout + done.stderr
