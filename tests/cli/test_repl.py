@@ -48,7 +48,9 @@ async def test_denied_with_reason_reaches_the_model(tmp_path: Path) -> None:
     async with repl_session(tmp_path, script) as s:
         s.send("write x.txt\n")
         await s.wait_for("? write x.txt")
-        s.send("n\nuse y.txt instead\n")
+        s.send("n")  # one key, no Enter
+        await s.wait_for("reason for the model")
+        s.send("use y.txt instead\n")
         await s.wait_for("Understood, I will not write it.")
     assert not (s.work / "x.txt").exists()
     second = s.model.requests[1].messages

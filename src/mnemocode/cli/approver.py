@@ -1,13 +1,18 @@
 """``TerminalApprover``: asks the user before a tool call the policy flagged.
 
 It shows what will happen, why it is asked and the preview (a coloured diff for
-file changes) first, then asks ``y`` allow once / ``a`` allow for this session /
-``n`` deny, with an optional reason that goes back to the model. It runs inside
-the turn's task, in the same event loop as the REPL (``prompt_async``).
+file changes) first, then the answers, each one key, no Enter: ``y`` once, ``a``
+for this session (the line says exactly what that covers, as the guard decides
+it), ``!`` always (a saved rule), ``n`` or Esc no. After ``n`` an optional reason
+goes back to the model. It runs inside the turn's task, in the same event loop
+as the REPL.
 
 The REPL binds it to its console and terminal with ``bind``: ``pause`` takes the
 live display and the key watcher off the terminal while the question is asked;
 ``interrupt`` cancels the turn when the user presses Ctrl-C at the question.
+
+``OwnCommandApprover`` answers for the user's own ``!cmd``: they typed it, so it
+runs; only a destructive one gets the one-key question.
 """
 
 from __future__ import annotations
@@ -19,27 +24,40 @@ from contextlib import AbstractContextManager
 from typing import Literal
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import Application
+from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.layout import Layout, Window
+from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.output import Output
 from rich.console import Console
 from rich.text import Text
 
 from mnemocode.cli.render import diff_hunks, diff_renderable, extract_diff
-from mnemocode.core.protocols import ApprovalDecision, ApprovalRequest
+from mnemocode.core.protocols import ApprovalDecision, ApprovalRequest, Approver
+from mnemocode.safety.guard import Verdict
 
 MAX_PREVIEW_LINES = 40
-QUESTION = "Allow? [y] once  [a] this session  [!] always here  [n] no › "
 Choice = Literal["once", "session", "always", "deny"]
-_ANSWERS: dict[str, Choice] = {
-    "y": "once",
-    "yes": "once",
-    "a": "session",
-    "s": "session",
-    "!": "always",
-    "always": "always",
-    "n": "deny",
-    "no": "deny",
+KEYS: dict[str, Choice] = {"y": "once", "a": "session", "!": "always", "n": "deny"}
+_SAID = {
+    "once": "allowed once",
+    "session": "allowed",
+    "always": "allowed, and saved as a rule",
+    "deny": "denied",
 }
+
+
+def answers(request: ApprovalRequest) -> list[tuple[str, str]]:
+    """The keys and what each one means for this request."""
+    scope = request.session_scope or "this call for this session"
+    return [
+        ("y", "yes, once"),
+        ("a", f"yes, and {scope}"),
+        ("!", "yes, always: a saved rule for exactly this, in later sessions too"),
+        ("n", "no (Esc)"),
+    ]
 
 
 class TerminalApprover:
@@ -84,19 +102,24 @@ class TerminalApprover:
         with self._pause():
             self._show(request)
             try:
-                decision: ApprovalDecision | None = await self._ask()
+                decision: ApprovalDecision | None = await self._ask(request)
             except (KeyboardInterrupt, EOFError):
                 self.console.print(Text("denied (interrupted)", style="red"))
                 decision = None
         return decision if decision is not None else await self._cancelled()
 
-    async def _ask(self) -> ApprovalDecision:
-        choice = await self._ask_choice()
-        if choice == "deny":
-            reason = (await self._prompt("reason for the model (optional) › ")).strip()
-            self.console.print(Text("denied", style="red"))
-            return ApprovalDecision(False, reason, "once", "user")
-        return ApprovalDecision(True, "", choice, "user")
+    async def _ask(self, request: ApprovalRequest) -> ApprovalDecision:
+        choice, key = await self._key()
+        scope = request.session_scope if choice == "session" else ""
+        said = _SAID[choice] + (f": {scope}" if scope else "")
+        self.console.print(Text(f"  {said}", style="red" if choice == "deny" else "green"))
+        if choice != "deny":
+            return ApprovalDecision(True, "", choice, "user")
+        reason = ""
+        if key == "n":
+            self.console.print(Text("  reason for the model (optional, Enter skips):"))
+            reason = (await self._prompt("  › ")).strip()
+        return ApprovalDecision(False, reason, "once", "user")
 
     async def _cancelled(self) -> ApprovalDecision:
         if self._interrupt is not None:
@@ -120,16 +143,90 @@ class TerminalApprover:
                 if len(lines) > MAX_PREVIEW_LINES:
                     shown += f"\n… {len(lines) - MAX_PREVIEW_LINES} more lines"
                 self.console.print(Text(shown, style="dim"), highlight=False)
+        for key, meaning in answers(request):
+            line = Text(f"  {key} ", style="bold")
+            line.append(meaning)
+            self.console.print(line)
 
-    async def _ask_choice(self) -> Choice:
-        while True:
-            answer = (await self._prompt(QUESTION)).strip().lower()
-            choice = _ANSWERS.get(answer)
-            if choice is not None:
-                return choice
-            self.console.print(Text("answer y, a, ! or n", style="yellow"))
+    async def _key(self) -> tuple[Choice, str]:
+        """One key press: ``(choice, key)``; Esc is a no, Ctrl-C interrupts."""
+        bindings = KeyBindings()
+
+        def answer(key: str, choice: Choice) -> None:
+            @bindings.add(key)
+            def _(event: KeyPressEvent) -> None:
+                event.app.exit(result=(choice, key))
+
+        for key, choice in KEYS.items():
+            answer(key, choice)
+            if key.isalpha():
+                answer(key.upper(), choice)
+        answer("escape", "deny")
+
+        @bindings.add("c-c")
+        def _interrupt(event: KeyPressEvent) -> None:
+            event.app.exit(exception=KeyboardInterrupt())
+
+        @bindings.add("c-d")
+        def _eof(event: KeyPressEvent) -> None:
+            event.app.exit(exception=EOFError())
+
+        @bindings.add("<any>")
+        def _other(event: KeyPressEvent) -> None:
+            """Any other key: the question stays."""
+
+        question = FormattedText([("bold", "  [y/a/!/n] › ")])
+        app: Application[tuple[Choice, str]] = Application(
+            layout=Layout(Window(FormattedTextControl(question), height=1)),
+            key_bindings=bindings,
+            input=self._input,
+            output=self._output,
+            erase_when_done=True,
+        )
+        return await app.run_async()
 
     async def _prompt(self, message: str) -> str:
         if self._session is None:
             self._session = PromptSession(input=self._input, output=self._output)
         return await self._session.prompt_async(message)
+
+
+class OwnCommandApprover:
+    """For the user's own ``!cmd``: what the policy would ask about runs, since the
+    user typed it; a destructive command (``ask``) still gets ``inner``'s question.
+    A refusal of the policy never reaches an approver, so it stays a refusal."""
+
+    def __init__(self, inner: Approver, *, ask: bool) -> None:
+        self.inner, self.ask = inner, ask
+
+    async def approve(self, request: ApprovalRequest) -> ApprovalDecision:
+        if self.ask:
+            return await self.inner.approve(request)
+        return ApprovalDecision(True, "", "once", "user (own command)")
+
+
+# Shell rules (and programs) that lose data or stop things: the user's own !cmd
+# is asked about (one key) only for these.
+DESTRUCTIVE_RULES = frozenset(
+    {
+        "write:rm", "write:rmdir", "write:unlink", "write:truncate", "write:dd",
+        "write:find-delete", "write:git-reset-hard", "write:git-clean",
+        "write:git-checkout-discard", "net:git-push-force", "system:kill", "system:power",
+    }
+)  # fmt: skip
+DESTRUCTIVE_PROGRAMS = frozenset(
+    {
+        "rm", "rmdir", "unlink", "shred", "truncate", "dd", "kill", "pkill", "killall",
+        "shutdown", "reboot", "poweroff",
+    }
+)  # fmt: skip
+
+
+def destructive(verdict: Verdict) -> bool:
+    """Would this command, where the policy asks, lose data or stop something?"""
+    if verdict.action != "ask":
+        return False
+    if verdict.protected or verdict.rule in DESTRUCTIVE_RULES:
+        return True
+    commands = verdict.shell.commands if verdict.shell is not None else ()
+    return any(c.split(maxsplit=1)[0] in DESTRUCTIVE_PROGRAMS for c in commands if c.strip())

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mnemocode.app import App
-from mnemocode.cli.approver import TerminalApprover
+from mnemocode.cli.approver import OwnCommandApprover, TerminalApprover, destructive
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
 from mnemocode.cli.commands.model import close_model
@@ -294,10 +294,16 @@ class Repl:
             emit=emit,
             sandbox=self.app.safety.sandbox.for_user(),  # the user's own, as in a terminal
         )
+        # The policy still decides (a refusal stays one, the audit log records it);
+        # what it would ask about runs, as the user typed it, unless it destroys.
+        guard = self.app.guard
+        spec = next((s for s in guard.specs() if s.name == call.name), None)
+        ask = destructive(guard.policy.decide(call, spec, ctx))
+        guard = dataclasses.replace(guard, approver=OwnCommandApprover(guard.approver, ask=ask))
         self.renderer.begin_tool(call)
         started = time.perf_counter()
         try:
-            result, cancelled = await self.control.run(self.app.guard.call(call, ctx))
+            result, cancelled = await self.control.run(guard.call(call, ctx))
         finally:
             self.renderer.end_turn()
         if cancelled or result is None:

@@ -123,6 +123,8 @@ class ApprovalRequest:
     summary: str  # one line: what will happen
     reason: str  # why the policy asks
     preview: str | None = None  # e.g. the diff a write would make
+    # What an "allow for this session" answer covers, in words.
+    session_scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,24 @@ def _session_key(call: ToolCall, verdict: Verdict) -> str:
     return call.name
 
 
+def session_scope(call: ToolCall, verdict: Verdict) -> str:
+    """``_session_key`` in words: what the question's "this session" answer covers."""
+    key = _session_key(call, verdict)
+    if call.name == "shell_exec":
+        what = "this exact command"
+    elif call.name == "web_fetch":
+        host = key.removeprefix("web_fetch:domain:")
+        what = f"fetches from {host}" if host != key else "every web fetch"
+    elif verdict.path is not None:
+        kind = "file edits" if call.name in FILE_WRITERS else f"{call.name} calls"
+        places = key.partition(":")[2].split("|")
+        where = ", ".join("in the work directory" if p == "workdir" else f"on {p}" for p in places)
+        what = f"{kind} {where}"
+    else:
+        what = "every web search" if call.name == "web_search" else f"every {call.name} call"
+    return f"{what} for this session"
+
+
 def _modifies(call: ToolCall, verdict: Verdict, spec: ToolSpec | None) -> bool:
     if call.name in FILE_WRITERS:
         return True
@@ -271,7 +289,12 @@ class GuardedToolset:
             except Exception as exc:  # a preview must never block the question
                 preview = f"(no preview: {exc})"
         request = ApprovalRequest(
-            call.name, call.arguments, summarize(call), verdict.reason, preview
+            call.name,
+            call.arguments,
+            summarize(call),
+            verdict.reason,
+            preview,
+            session_scope=session_scope(call, verdict),
         )
         return await self.approver.approve(request)
 

@@ -10,7 +10,7 @@ from mnemocode.core.types import ToolCall
 from mnemocode.safety.guard import Previewer
 from mnemocode.tools.apply_patch import PatchError, plan_patch
 from mnemocode.tools.edit import EditError, apply_edit
-from mnemocode.tools.files import decode_text
+from mnemocode.tools.files import decode_text, encode_text, shrink_refusal
 
 MAX_PREVIEW_LINES = 120
 
@@ -60,8 +60,15 @@ def preview_edit(call: ToolCall, ctx: ToolContext) -> str | None:
 
 def preview_write(call: ToolCall, ctx: ToolContext) -> str | None:
     path = _path(call, ctx)
+    content = str(call.arguments.get("content", ""))
+    if path.is_file() and not call.arguments.get("overwrite_shrink"):
+        old = path.read_bytes()
+        new = encode_text(content.replace("\r\n", "\n"), decode_text(old))
+        refusal = shrink_refusal(str(call.arguments.get("path")), len(old), len(new))
+        if refusal is not None:
+            return f"(the write will fail: {refusal})"
     before = _current(path) or ""
-    return unified(before, str(call.arguments.get("content", "")), str(call.arguments.get("path")))
+    return unified(before, content, str(call.arguments.get("path")))
 
 
 def preview_patch(call: ToolCall, ctx: ToolContext) -> str | None:

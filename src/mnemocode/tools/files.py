@@ -323,6 +323,19 @@ def _describe_binary(
 # ---- file_write ----------------------------------------------------------------------
 
 
+def shrink_refusal(path: str, old_size: int, new_size: int) -> str | None:
+    """Why file_write refuses to replace ``old_size`` bytes with ``new_size``, if it does
+    (the approval preview says it before showing a diff)."""
+    shrink = 1 - new_size / old_size if old_size else 0.0
+    if old_size < SHRINK_MIN_BYTES or shrink <= SHRINK_LIMIT:
+        return None
+    return (
+        f"refusing to overwrite {path}: the new content is {shrink:.0%} smaller "
+        f"({old_size} → {new_size} bytes). Use file_edit to change part of a file, "
+        "or pass overwrite_shrink=true to replace it."
+    )
+
+
 @tool()
 async def file_write(
     ctx: ToolContext, path: str, content: str, overwrite_shrink: bool = False
@@ -350,13 +363,9 @@ async def file_write(
             )
     text = content.replace("\r\n", "\n")
     new_data = encode_text(text, old)
-    shrink = 1 - len(new_data) / old_size if old_size else 0.0
-    if old_size >= SHRINK_MIN_BYTES and shrink > SHRINK_LIMIT and not overwrite_shrink:
-        raise ToolError(
-            f"refusing to overwrite {path}: the new content is {shrink:.0%} smaller "
-            f"({old_size} → {len(new_data)} bytes). Use file_edit to change part of a file, "
-            "or pass overwrite_shrink=true to replace it."
-        )
+    refusal = None if overwrite_shrink else shrink_refusal(path, old_size, len(new_data))
+    if refusal is not None:
+        raise ToolError(refusal)
     atomic_write(target, new_data)
     if not existed:
         return f"Created {path} ({count_lines(text)})."
