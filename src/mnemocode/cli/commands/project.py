@@ -7,7 +7,6 @@ before the handlers are shared with ``mnemo project ...`` (``cli/memory_cli.py``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shlex
 import shutil
@@ -182,21 +181,13 @@ async def _switch(ctx: ReplContext, rest: str) -> None:
         raise
     except Exception as exc:  # e.g. the project's config does not load
         raise MnemoError(f"cannot open project {target.name}: {type(exc).__name__} {exc}") from exc
-    progress = ctx.progress
-    if old.memory is not None and old.memory.sessions.count(old.session_id):
-        ctx.say("Saving this session to memory…", "bold")
-    try:
-        await old.end_session(progress)
-    except asyncio.CancelledError:
-        ctx.say(f"Saving stopped; it finishes the next time {old.project_name} opens.", "yellow")
-        raise
-    finally:
-        await ctx.adopt(new)
-        ctx.shell_notes.clear()
+    from mnemocode.cli.memory_session import start_in_background
+
+    # adopt queues the old session's memory work and hands it off (no model call here).
+    await ctx.adopt(new)
+    ctx.shell_notes.clear()
     ctx.say(f"now in project {new.project_name} ({new.cwd})", "green")
-    if new.memory is not None and new.memory.pending_jobs():
-        ctx.say("Finishing memory work from an earlier session…", "dim")
-        await new.run_memory_jobs(progress)
+    start_in_background(new, ctx.console)
 
 
 async def _workdir(ctx: ReplContext, rest: str) -> None:
