@@ -39,7 +39,11 @@ class BackgroundJobs:
         it goes); returns how many jobs are queued."""
         pending = self.memory.pending_jobs()
         if pending and not self.running:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="mnemo-memory")
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called outside the event loop: left queued
+                return pending
+            self._task = loop.create_task(self._run(), name="mnemo-memory")
         return pending
 
     async def _run(self) -> None:
