@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from mnemocode import __version__
 from mnemocode.app import App
+from mnemocode.cli.denials import Denial, DenialTap
 from mnemocode.cli.memory_process import start_memory_process
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import (
@@ -23,6 +24,7 @@ from mnemocode.core.events import (
     event_to_dict,
 )
 from mnemocode.core.types import Message
+from mnemocode.safety.approvers import StaticApprover
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the model or the turn failed
@@ -89,6 +91,35 @@ async def _after_headless(app: App, err: TextIO, verbose: bool) -> None:
     start_memory_process(app.cwd, app.project.name if app.project else None, app.memory.home)
 
 
+CANNOT_EDIT = (
+    "this task needs to edit files, but in ask mode without --yes every edit and "
+    "command is refused; rerun with --yes, or --mode auto (edits in the work "
+    "directory, commands in the sandbox)"
+)
+
+
+def can_change(app: App) -> bool:
+    """Whether this headless run may edit files: a mode that allows it, or --yes."""
+    if app.safety.policy.mode != "ask":
+        return True
+    approver = app.guard.approver
+    return not isinstance(approver, StaticApprover) or approver.allow
+
+
+def _watch_denials(app: App, fmt: OutputFormat, err: TextIO) -> list[Denial]:
+    """Collect the run's refusals; in text mode each is said on stderr at once."""
+    denials: list[Denial] = []
+
+    def seen(denial: Denial) -> None:
+        denials.append(denial)
+        if fmt is OutputFormat.text:
+            print(denial.line(), file=err, flush=True)
+
+    if app.guard.audit is not None:
+        app.guard.audit = DenialTap(app.guard.audit, seen)
+    return denials
+
+
 def result_record(
     app: App, finished: TurnFinished | None, session_id: str, started: float, code: int
 ) -> dict[str, Any]:
@@ -121,11 +152,17 @@ async def run_headless(
     out: TextIO | None = None,
     err: TextIO | None = None,
     verbose: bool = False,
+    must_edit: bool = False,
 ) -> int:
+    """One turn, printed as ``fmt`` says. ``must_edit``: the task is to change files
+    (``mnemo fix``); a run that cannot is warned about before it starts."""
     out, err = out or sys.stdout, err or sys.stderr
     printer = _Printer(fmt, out, err, verbose)
     for notice in app.notices:
         print(f"mnemo: {notice}", file=err, flush=True)
+    if must_edit and not can_change(app):
+        print(f"mnemo: warning: {CANNOT_EDIT}", file=err, flush=True)
+    denials = _watch_denials(app, fmt, err)
     session_id = app.session_id
     started = time.perf_counter()
     if fmt is OutputFormat.stream_json:
@@ -158,12 +195,16 @@ async def run_headless(
             # Stored as it ran; its summary and extraction are queued (durably).
             app.memory.end_session(session_id)
     record = result_record(app, finished, session_id, started, code)
+    record["denials"] = [d.as_dict() for d in denials]
     if fmt is OutputFormat.text:
         text = record["result"]
         stream = out if code == EXIT_OK else err
         if text:
             stream.write(text.rstrip() + "\n")
         stream.flush()
+        if denials:
+            many = f"{len(denials)} tool call{'s were' if len(denials) > 1 else ' was'}"
+            print(f"mnemo: {many} refused in this run (above).", file=err, flush=True)
     else:
         printer.line(record)
     if code != EXIT_INTERRUPTED:  # after the answer is out

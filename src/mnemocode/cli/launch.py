@@ -109,7 +109,7 @@ def resume_session(app: Any, opts: Options) -> None:
     app.resume(found[0].id)
 
 
-def headless(opts: Options, prompt: str, tools: Any = None) -> int:
+def headless(opts: Options, prompt: str, tools: Any = None, *, must_edit: bool = False) -> int:
     from mnemocode.cli.attachments import expand_attachments
     from mnemocode.cli.headless import OutputFormat, run_headless
     from mnemocode.safety.approvers import headless_approver
@@ -120,9 +120,9 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
         raise fail(
             f"--output-format must be text, json or stream-json, not {opts.output_format!r}"
         ) from None
+    settings = load(opts).settings  # a broken config is the first thing to say
     if not prompt.strip():
         raise fail("no prompt: pass -p 'task' or pipe text on stdin")
-    settings = load(opts).settings
     if not settings.is_configured:
         raise fail("no model is configured; run `mnemo init` first")
     approver = headless_approver(opts.yes or settings.safety.mode == "bypass")
@@ -132,4 +132,5 @@ def headless(opts: Options, prompt: str, tools: Any = None) -> int:
     message = expand_attachments(
         prompt, opts.cwd, vision=app.model_config.vision, max_chars=cfg.attach_max_chars
     )
-    return guarded(opts, lambda: asyncio.run(run_headless(app, message, fmt, verbose=opts.verbose)))
+    run = run_headless(app, message, fmt, verbose=opts.verbose, must_edit=must_edit)
+    return guarded(opts, lambda: asyncio.run(run))

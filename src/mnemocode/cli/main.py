@@ -133,12 +133,16 @@ def interactive(opts: Options) -> int:
 
 def _resume_without_id(argv: list[str]) -> list[str]:
     """Click options cannot take an optional value: ``--resume`` with no id after
-    it (last, or followed by another option) gets the picker marker."""
+    it (last, or followed by another option) gets the picker marker, and ``-p``
+    with no prompt after it reads stdin (``echo task | mnemo -p``)."""
     out: list[str] = []
     for i, arg in enumerate(argv):
         out.append(arg)
-        if arg in {"--resume", "-r"} and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+        bare = i + 1 == len(argv) or argv[i + 1].startswith("-")
+        if arg in {"--resume", "-r"} and bare:
             out.append(PICK)
+        elif arg in {"--print", "-p"} and bare and argv[i + 1 : i + 2] != ["-"]:
+            out.append("-")
     return out
 
 

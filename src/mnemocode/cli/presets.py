@@ -119,7 +119,9 @@ def _command(preset: Preset) -> Callable[..., None]:
         text = text or preset.default_target
         if not text:
             raise typer.BadParameter(f"`mnemo {preset.name}` needs something to work on")
-        raise typer.Exit(headless(opts, preset.template.format(target=text), _tools_for(preset)))
+        prompt = preset.template.format(target=text)
+        code = headless(opts, prompt, _tools_for(preset), must_edit=not preset.read_only)
+        raise typer.Exit(code)
 
     command.__doc__ = preset.help
     return command
