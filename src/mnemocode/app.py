@@ -25,7 +25,7 @@ from mnemocode.core.events import AgentEvent, TurnFinished
 from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
 from mnemocode.core.types import Message, ModelRequest, ToolSpec, Usage
 from mnemocode.llm.base import complete
-from mnemocode.llm.cost import cost_usd
+from mnemocode.llm.cost import CostTracker, cost_usd
 from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
 from mnemocode.llm.window import start_window_probe
@@ -225,6 +225,7 @@ class App:
         self.agent.tool_context.seen_files.clear()
         self.agent.context.summary = ""
         self.agent.turns = 0
+        self.agent.totals = CostTracker()  # /cost and the status line: this session's
         self.history_offset = self.extracted_upto = 0
         self.session_stored = False
         self.refresh_memory()

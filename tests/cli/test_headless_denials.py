@@ -91,3 +91,12 @@ def test_broken_config_is_reported_before_a_missing_prompt(
     proc = run_mnemo([], cwd=tmp_path, home=isolated_home, stdin="")
     assert proc.returncode == 2
     assert "config.toml" in proc.stderr and "no prompt" not in proc.stderr
+
+
+def test_one_iteration_is_singular(tmp_path: Path, isolated_home: Path) -> None:
+    script = [tool_call("file_read", path="x"), text("never")]
+    with FakeOpenAIServer(script) as server:
+        write_global_config(isolated_home, _config(server.base_url))
+        proc = run_mnemo(["-p", "go", "--max-turns", "1"], cwd=tmp_path, home=isolated_home)
+    assert proc.returncode == 3
+    assert "Stopped after 1 iteration (agent.max_iterations)" in proc.stderr

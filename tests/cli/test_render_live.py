@@ -10,8 +10,16 @@ from io import StringIO
 from rich.console import Console
 
 from mnemocode.cli.render import Renderer
-from mnemocode.core.events import ToolCallStarted, ToolOutputDelta, TurnStarted
-from mnemocode.core.types import ToolCall
+from mnemocode.core.events import (
+    ModelCallFinished,
+    Notice,
+    TextDeltaEvent,
+    ToolCallStarted,
+    ToolOutputDelta,
+    TurnFinished,
+    TurnStarted,
+)
+from mnemocode.core.types import ToolCall, Usage
 
 
 class Clock:
@@ -59,3 +67,29 @@ def test_running_command_keeps_its_spinner_and_tail() -> None:
     assert "make test" in first and "compiling b" in first
     assert "running shell_exec…" in first and "esc to interrupt" in first
     assert first.splitlines()[-1].split()[0] != last.splitlines()[-1].split()[0]
+
+
+def test_retries_update_one_line_instead_of_printing_each() -> None:
+    clock = Clock()
+    out = StringIO()
+    renderer = Renderer(Console(file=out, force_terminal=False, width=80), live=True)
+    renderer(TurnStarted(1, "hi"))
+    for attempt in (1, 2, 3):
+        message = f"server error (HTTP 503): busy; retry {attempt} in 0.5s"
+        renderer(Notice("warning", message, topic="retry"))
+    (frame,) = frames(renderer, clock, 1, 0)
+    assert "retry 3 in" in frame and "retry 2 in" not in frame and "retry 1 in" not in frame
+    renderer(TextDeltaEvent("answer"))
+    assert "retry" not in frames(renderer, clock, 1, 0)[0]
+    renderer(ModelCallFinished("m", Usage(1, 1), None, 0.1))
+    renderer(TurnFinished("answer", "end_turn", Usage(1, 1), None, 1))
+    assert "retry" not in out.getvalue() and "answer" in out.getvalue()
+
+
+def test_without_a_live_region_each_retry_is_printed() -> None:
+    out = StringIO()
+    renderer = Renderer(Console(file=out, force_terminal=False, width=80))
+    renderer(TurnStarted(1, "hi"))
+    renderer(Notice("warning", "busy; retry 1 in 0.5s", topic="retry"))
+    renderer(Notice("warning", "busy; retry 2 in 0.5s", topic="retry"))
+    assert "retry 1" in out.getvalue() and "retry 2" in out.getvalue()

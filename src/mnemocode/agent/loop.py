@@ -152,9 +152,10 @@ class Agent:
                     if verdict.stop:
                         return turn.finish(verdict.message, "stall")
                     self._append_note(verdict.message)
+            many = "s" if turn.iterations != 1 else ""
             return turn.finish(
-                f"Stopped after {turn.iterations} iterations (agent.max_iterations). The work "
-                "so far is kept; say 'continue' to go on.",
+                f"Stopped after {turn.iterations} iteration{many} (agent.max_iterations). "
+                "The work so far is kept; say 'continue' to go on.",
                 "max_iterations",
             )
         except TurnStopped as exc:
@@ -256,6 +257,7 @@ class Agent:
                         Notice(
                             "warning",
                             f"{event.message}; retry {event.attempt} in {event.delay_s:.1f}s",
+                            topic="retry",
                         )
                     )
                 elif isinstance(event, ResponseDone):

@@ -236,11 +236,17 @@ class _Running:
 class Renderer:
     """``emit`` for a turn: call it with every ``AgentEvent``."""
 
-    def __init__(self, console: Console, *, refresh_per_second: float = 8.0) -> None:
+    def __init__(
+        self, console: Console, *, refresh_per_second: float = 8.0, live: bool | None = None
+    ) -> None:
         self.console = console
         # Diffs the approver already showed before asking; not printed twice.
         self.previewed: set[str] = set()
-        self.live_enabled = console.is_terminal and not console.is_dumb_terminal
+        if live is None:
+            live = console.is_terminal and not console.is_dumb_terminal
+        self.live_enabled = live
+        # The latest notice of each topic (a retry), shown in the live region.
+        self._topics: dict[str, str] = {}
         self._refresh = refresh_per_second
         self._lock = threading.Lock()
         self._live: Live | None = None
@@ -263,10 +269,13 @@ class Renderer:
             with self._lock:
                 self._text.append(event.text)
                 self._waiting = False
+                self._topics.clear()
         elif isinstance(event, ReasoningDeltaEvent):
             with self._lock:
                 self._thinking = (self._thinking + event.text)[-200:]
         elif isinstance(event, ModelCallFinished):
+            with self._lock:
+                self._topics.clear()
             self._flush_text()
         elif isinstance(event, ToolCallStarted):
             self._flush_text()
@@ -286,14 +295,21 @@ class Renderer:
                     self._label, self._waiting = "thinking…", True
             self.print_tool(event.call, event.result, event.duration_s)
         elif isinstance(event, Notice):
-            self._flush_text()
-            style = "yellow" if event.level == "warning" else "dim"
-            self.console.print(Text(event.message, style=style))
+            self._notice(event)
         elif isinstance(event, ErrorEvent):
             self._flush_text()
             self.console.print(Text(f"✗ {one_line(event.message, 300)}", style="bold red"))
         elif isinstance(event, TurnFinished):
             self._finish_turn(event)
+
+    def _notice(self, event: Notice) -> None:
+        if event.topic and self._live is not None:  # one line that updates (retries)
+            with self._lock:
+                self._topics[event.topic] = event.message
+            return
+        self._flush_text()
+        style = "yellow" if event.level == "warning" else "dim"
+        self.console.print(Text(event.message, style=style))
 
     # ---- turn lifecycle ----------------------------------------------------------
 
@@ -302,6 +318,7 @@ class Renderer:
         with self._lock:
             self._text.clear()
             self._running.clear()
+            self._topics.clear()
             self._thinking = ""
             self._label, self._waiting = "thinking…", True
             self._spinner = Spinner("dots", style="cyan")
@@ -330,6 +347,8 @@ class Renderer:
         self._flush_text()
         self.in_turn = False
         self._stop_live()
+        with self._lock:
+            self._topics.clear()
         self._settle_running()
 
     @contextmanager
@@ -452,6 +471,7 @@ class Renderer:
             text = "".join(self._text)
             running = [(r.call, list(r.tail)) for r in self._running.values()]
             label, waiting, thinking = self._label, self._waiting, self._thinking
+            topics = list(self._topics.values())
         height = max(5, self.console.size.height - 4)
         parts: list[RenderableType] = []
         if text:
@@ -462,6 +482,7 @@ class Renderer:
             line.append("  " + call_summary(call))
             parts.append(line)
             parts.extend(Text("    " + one_line(t, 160), style="dim") for t in tail)
+        parts.extend(Text(one_line(message, 150), style="yellow") for message in topics)
         if waiting or not text:
             elapsed = format_elapsed(self.console.get_time() - self._turn_started)
             line = Text(label, style="dim")

@@ -89,6 +89,27 @@ def _key_bindings() -> KeyBindings:
     return kb
 
 
+class ContextSize:
+    """What the next request would carry, in tokens (a resumed session's too);
+    counted again only when the conversation changed, not on every key."""
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] = ()
+        self._tokens = 0
+
+    def tokens(self, app: App) -> int:
+        from mnemocode.llm.tokens import estimate_request_tokens
+
+        agent = app.agent
+        last = agent.history[-1] if agent.history else None
+        key = (app.session_id, len(agent.history), id(last), agent.context.summary)
+        if key != self._key:
+            self._key = key
+            request = agent.context.build(agent.history, agent.toolset.specs())
+            self._tokens = estimate_request_tokens(request)
+        return self._tokens
+
+
 def make_session(
     ctx: ReplContext, input: Input | None, output: Output | None
 ) -> PromptSession[str]:
@@ -98,12 +119,16 @@ def make_session(
         ctx.commands.summaries, lambda: list(ctx.app.settings.models), ctx.app.cwd
     )
 
+    context = ContextSize()
+
     def toolbar() -> FormattedText:
         app = ctx.app
         usage = app.agent.totals.usage
+        window = app.agent.slot.context_window
         text = (
-            f" {app.project_name} · {app.model_alias} · {format_tokens(usage.input_tokens)} in"
-            f" · {format_tokens(usage.output_tokens)} out"
+            f" {app.project_name} · {app.model_alias}"
+            f" · context {format_tokens(context.tokens(app))}/{format_tokens(window)}"
+            f" · {format_tokens(usage.input_tokens)} in · {format_tokens(usage.output_tokens)} out"
             f" · {format_cost(app.agent.totals.cost_usd)} · mode {app.safety.policy.mode} "
         )
         return FormattedText([("class:bottom-toolbar", text)])

@@ -67,6 +67,8 @@ class Notice:
 
     level: Literal["info", "warning"]
     message: str
+    # Notices of one topic replace each other where a front end can (retries).
+    topic: str = ""
     type: Literal["notice"] = "notice"
 
 

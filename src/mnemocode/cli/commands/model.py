@@ -17,6 +17,7 @@ from mnemocode.core.errors import MnemoError
 
 
 async def model_command(ctx: ReplContext, arg: str) -> None:
+    _refresh(ctx)
     if not arg:
         _list_models(ctx)
         return
@@ -41,6 +42,23 @@ async def model_command(ctx: ReplContext, arg: str) -> None:
     ctx.console.print(Text(f"now using {arg} ({config.model})", style="green"))
     await close_model(old_model)
     _save(ctx, arg)
+
+
+def _refresh(ctx: ReplContext) -> None:
+    """Models added to the global config since the start (by hand, or by `mnemo init`
+    in another terminal) become known. Entries already known stay as they were
+    loaded: a trusted project's may differ from the global file's."""
+    from mnemocode.config.loader import load_settings
+
+    app = ctx.app
+    env = {**app.env, "MNEMO_HOME": str(app.home)}
+    try:
+        fresh = load_settings(app.cwd, env=env).settings.models
+    except MnemoError as exc:
+        ctx.console.print(Text(f"(config not re-read: {exc.one_line()})", style="yellow"))
+        return
+    for alias, config in fresh.items():
+        app.settings.models.setdefault(alias, config)
 
 
 async def close_model(model: object) -> None:

@@ -109,7 +109,12 @@ async def permissions_command(ctx: ReplContext, arg: str) -> None:
         return
     listed = rules.rules()
     if not listed:
-        _say(ctx, "no rules yet; answer 'a' to a question to allow it for the session", "dim")
+        _say(
+            ctx,
+            "no rules yet; answer '!' to a question to save one for exactly that call "
+            "('a' allows it for this session only)",
+            "dim",
+        )
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     for i, rule in enumerate(listed, 1):
         table.add_row(str(i), rule.describe(), Text(rule.created, style="dim"))

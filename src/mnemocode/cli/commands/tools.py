@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.table import Table
 from rich.text import Text
 
 from mnemocode.cli.commands import ReplContext, SlashCommand
-from mnemocode.cli.render import one_line
+
+# A sentence ends at a full stop before a capital: not inside "e.g. x" or "1. x".
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z])")
 
 
-def first_sentence(description: str, width: int = 90) -> str:
+def first_sentence(description: str, width: int = 160) -> str:
+    """The first sentence whole; a very long one is cut at a word."""
     flat = " ".join(description.split())
-    end = flat.find(". ")
-    return one_line(flat[: end + 1] if end != -1 else flat, width)
+    end = _SENTENCE_END.search(flat)
+    sentence = flat[: end.start() + 1] if end else flat
+    if len(sentence) <= width:
+        return sentence
+    return sentence[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 async def tools_command(ctx: ReplContext, arg: str) -> None:
