@@ -126,8 +126,7 @@ def run() -> str:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return (
-        head
-        + f"`{COMMAND}` run {RUNS} times after a warm-up, in milliseconds. "
+        head + f"`{COMMAND}` run {RUNS} times after a warm-up, in milliseconds. "
         "The guarded steps include the policy, checkpoint check, redaction and the audit "
         "write; the last column is the cost over the row it is compared with "
         "(plain process group, or the bypass step).\n\n"

@@ -29,8 +29,9 @@ class RetryingModel:
     (still a ``ModelConnectionError``, still ``retryable``): the caller has rendered
     text we cannot take back, so the loop reports the failure and decides whether
     to re-ask. A stream that ends cleanly without a finish reason is the same
-    ``ModelConnectionError`` (the adapters raise it: "cut off"). We chose this over buffering the whole response, which would give up
-    streaming for every call to protect the rare one.
+    ``ModelConnectionError`` (the adapters raise it: "cut off"). We chose this over
+    buffering the whole response, which would give up streaming for every call to
+    protect the rare one.
 
     Auth, not-found, bad-request and context-overflow errors are never retried.
 

@@ -185,6 +185,7 @@ def build_safety(
         env_passthrough=frozenset(config.env_passthrough),
     )
     sandbox = ModalSandbox(policy, config, confinement)
+
     def allow_host(host: str) -> bool:
         """A redirect may go to a host the user would not be asked about."""
         return (
