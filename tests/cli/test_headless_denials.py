@@ -47,9 +47,7 @@ def test_json_result_lists_denials(tmp_path: Path, isolated_home: Path) -> None:
     ]
     with FakeOpenAIServer(script) as server:
         write_global_config(isolated_home, _config(server.base_url))
-        proc = run_mnemo(
-            ["-p", "go", "--output-format", "json"], cwd=tmp_path, home=isolated_home
-        )
+        proc = run_mnemo(["-p", "go", "--output-format", "json"], cwd=tmp_path, home=isolated_home)
     record = json.loads(proc.stdout)
     piped, write = record["denials"]
     assert piped["tool"] == "shell_exec" and piped["source"] == "policy"
