@@ -186,3 +186,24 @@ def build_message(text: str, attachments: list[Attachment]) -> Message:
 def expand_attachments(text: str, cwd: Path, *, vision: bool, max_chars: int) -> Message:
     """``text`` as a user message with its ``@path`` attachments resolved."""
     return build_message(text, collect_attachments(text, cwd, vision=vision, max_chars=max_chars))
+
+
+# What the REPL adds to a prompt: attached files, the user's !cmd runs (see
+# ``repl.shell_note`` / ``interrupted_note``) and mnemo's notes about attachments.
+_FILE_BLOCK = re.compile(r'\n*<file path="([^"\n]*)">\n.*?\n</file>', re.DOTALL)
+_SHELL_NOTE = re.compile(
+    r"I ran `(.+?)` myself(?:; output:| and interrupted it after [\d.]+s; output so far:)"
+    r"\n```\n.*?\n```(?=\n\n|$)|I ran `(.+?)` myself and interrupted it after [\d.]+s; "
+    r"no output\.",
+    re.DOTALL,
+)
+_MNEMO_NOTE = re.compile(r"^\[mnemo\] .*$", re.MULTILINE)
+
+
+def typed_prompt(text: str) -> str:
+    """A user message as one line: what was typed, with attached files, ``!cmd``
+    output and mnemo's notes left out (``!cmd`` runs are named)."""
+    typed = _FILE_BLOCK.sub("", text)
+    typed = _SHELL_NOTE.sub(lambda m: f"[!{m.group(1) or m.group(2)}]", typed)
+    typed = _MNEMO_NOTE.sub("", typed)
+    return " ".join(typed.split())

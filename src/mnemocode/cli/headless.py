@@ -160,6 +160,10 @@ async def run_headless(
     printer = _Printer(fmt, out, err, verbose)
     for notice in app.notices:
         print(f"mnemo: {notice}", file=err, flush=True)
+    if app.agent.history and fmt is OutputFormat.text:  # --continue / --resume ID
+        turns = app.agent.turns
+        print(f"mnemo: resumed {app.session_id} ({turns} turn{'s' if turns != 1 else ''})",
+              file=err, flush=True)  # fmt: skip
     if must_edit and not can_change(app):
         print(f"mnemo: warning: {CANNOT_EDIT}", file=err, flush=True)
     denials = _watch_denials(app, fmt, err)

@@ -34,6 +34,7 @@ from mnemocode.app import App
 from mnemocode.cli.approver import OwnCommandApprover, TerminalApprover, destructive
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
+from mnemocode.cli.commands.general import show_resumed
 from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
 from mnemocode.cli.memory_session import (
@@ -226,6 +227,8 @@ class Repl:
         """``first``: a line handled before the first prompt (``mnemo --resume``
         without an id opens the picker this way)."""
         self._banner()
+        if self.app.agent.history:  # --continue / --resume ID
+            show_resumed(self.ctx)
         try:
             start_in_background(self.app, self.console)
             if first:

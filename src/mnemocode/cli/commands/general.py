@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from mnemocode.cli.attachments import typed_prompt
 from mnemocode.cli.commands import ReplContext, SlashCommand
 from mnemocode.cli.render import format_cost, format_tokens, one_line
 from mnemocode.core.errors import MnemoError
@@ -188,13 +189,36 @@ async def _pick(ctx: ReplContext, arg: str) -> SessionInfo | None:
     return None
 
 
-def _show_tail(ctx: ReplContext) -> None:
-    history = [m for m in ctx.app.agent.history if m.role in {"user", "assistant"} and m.text]
-    if len(history) > RESUME_SHOW:
-        ctx.say(f"… {len(history) - RESUME_SHOW} earlier messages", "dim")
-    for message in history[-RESUME_SHOW:]:
-        who = "you" if message.role == "user" else "mnemo"
-        ctx.say(f"  {who}: {one_line(message.text, 90)}")
+def _said(ctx: ReplContext) -> list[tuple[str, str]]:
+    """``(who, one line)`` of each prompt and answer in the live history."""
+    said = []
+    for message in ctx.app.agent.history:
+        if message.role == "user":
+            said.append(("you", typed_prompt(message.text)))
+        elif message.role == "assistant" and message.text.strip():
+            said.append(("mnemo", " ".join(message.text.split())))
+    return [(who, text) for who, text in said if text]
+
+
+def _show_tail(ctx: ReplContext, count: int = RESUME_SHOW) -> None:
+    said = _said(ctx)
+    if len(said) > count:
+        ctx.say(f"… {len(said) - count} earlier messages", "dim")
+    for who, text in said[-count:]:
+        ctx.say(f"  {who}: {one_line(text, 90)}")
+
+
+def show_resumed(ctx: ReplContext) -> None:
+    """At start with ``--continue`` / ``--resume ID``: which session, and its last
+    exchange."""
+    app = ctx.app
+    said = _said(ctx)
+    last = next((text for who, text in reversed(said) if who == "you"), "")
+    turns = f"{app.agent.turns} turn{'s' if app.agent.turns != 1 else ''}"
+    line = f"Resumed {app.session_id}: {turns}" + (f", last: {one_line(last, 60)}" if last else "")
+    ctx.say(line, "green")
+    start = max((i for i, (who, _) in enumerate(said) if who == "you"), default=len(said))
+    _show_tail(ctx, max(1, len(said) - start))
 
 
 async def quit_command(ctx: ReplContext, arg: str) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from mnemocode.cli.attachments import typed_prompt
 from mnemocode.cli.commands import ReplContext, SlashCommand
 from mnemocode.cli.commands.trust import trust_lines, trust_subcommand
+from mnemocode.cli.render import one_line
 from mnemocode.core.errors import MnemoError
 
 TEMPLATE = """\
@@ -151,7 +153,8 @@ async def rewind_command(ctx: ReplContext, arg: str) -> None:
             return
         for turn in turns:
             start = ctx.app.agent.turn_starts[turn]
-            _say(ctx, f"  {turn}: {ctx.app.agent.history[start].text[:80]}")
+            typed = typed_prompt(ctx.app.agent.history[start].text) or "(no text)"
+            _say(ctx, f"  {turn}: {one_line(typed, 90)}")
         _say(ctx, "/rewind N [files|conversation] goes back to before turn N", "dim")
         return
     if not rest.isdigit():
