@@ -155,18 +155,21 @@ async def test_model_unknown_alias(tmp_path: Path) -> None:
     assert s.app.model_alias == "test"
 
 
-async def test_btw_answers_without_tools_or_history(tmp_path: Path) -> None:
+async def test_btw_sees_the_conversation_runs_no_tools_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
     async with repl_session(tmp_path, ["main answer", "side answer"]) as s:
         s.send("main question\n")
         await s.wait_for("main answer")
         history = list(s.app.agent.history)
-        s.send("/btw what is a monad?\n")
+        s.send("/btw what did I ask?\n")
         await s.wait_for("side answer")
         assert s.app.agent.history == history
-    request = s.model.requests[1]
-    assert request.tools == []
-    assert [m.text for m in request.messages] == ["what is a monad?"]
-    assert request.system == s.model.requests[0].system
+    main, side = s.model.requests
+    assert [m.text for m in side.messages[:2]] == ["main question", "main answer"]
+    assert side.messages[-1].text.startswith("what did I ask?")
+    assert side.tool_choice == "none"  # the tools are there (same prompt prefix), unused
+    assert side.system == main.system and side.tools == main.tools
     assert s.app.agent.totals.model_calls == 2
 
 

@@ -1,7 +1,9 @@
-"""/btw <question>: a side question — one model call, no tools, no history.
+"""/btw <question>: a side question about the conversation — one model call that
+sees everything so far (the same system prompt, tools and history, so a prompt
+cache hits) but may not call tools.
 
-The answer is printed and forgotten: the conversation does not change. Its
-tokens still count in the session totals (they were paid for).
+The question and its answer are printed and forgotten: the conversation does not
+change. Its tokens still count in the session totals (they were paid for).
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ from rich.text import Text
 
 from mnemocode.cli.commands import ReplContext, SlashCommand
 from mnemocode.core.errors import MnemoError
-from mnemocode.core.types import Message, ModelRequest
+from mnemocode.core.types import Message
 from mnemocode.llm.base import complete
+
+SIDE_NOTE = (
+    "[mnemo] This is a side question (/btw): answer it briefly from the conversation "
+    "so far, without calling tools. It is not kept in the conversation."
+)
 
 
 async def btw_command(ctx: ReplContext, arg: str) -> None:
@@ -20,12 +27,9 @@ async def btw_command(ctx: ReplContext, arg: str) -> None:
         ctx.console.print(Text("usage: /btw <question>", style="yellow"))
         return
     agent = ctx.app.agent
-    request = ModelRequest(
-        [Message.user(arg)],
-        system=list(agent.context.prefix.blocks),
-        max_output_tokens=agent.context.max_output_tokens,
-        temperature=agent.context.temperature,
-    )
+    question = Message.user(f"{arg}\n\n{SIDE_NOTE}")
+    request = agent.context.build([*agent.history, question], agent.toolset.specs())
+    request.tool_choice = "none"
     try:
         with ctx.renderer.status("thinking…"):
             response = await complete(agent.slot.model, request)
@@ -38,6 +42,9 @@ async def btw_command(ctx: ReplContext, arg: str) -> None:
 
 COMMANDS = [
     SlashCommand(
-        "btw", "ask a side question (no tools, not kept in history)", btw_command, "<question>"
+        "btw",
+        "a side question about the conversation (no tools, not kept)",
+        btw_command,
+        "<question>",
     )
 ]
