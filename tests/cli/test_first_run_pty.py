@@ -67,6 +67,8 @@ def test_first_run_starts_init_then_the_repl(tmp_path: Path, isolated_home: Path
             term.send("\r")
             term.expect("✓ test call")
             term.expect("Saved model 'local'")
+            term.expect("Starting mnemo…")
+            assert "Run `mnemo` to start" not in term.screen  # it does start
             term.send("say hello\r")
             term.expect("Hello from the fake model.")
             term.send("/quit\r")

@@ -103,7 +103,7 @@ def interactive(opts: Options) -> int:
     loaded = load(opts)
     if not loaded.settings.is_configured:
         typer.echo("No model is configured yet — let's set one up.\n")
-        code = run_init_wizard(opts)
+        code = run_init_wizard(opts, starting=True)
         if code != 0:
             return code
         loaded = load(opts)

@@ -108,7 +108,9 @@ def run_init_wizard(
     project: bool = False,
     test: bool = True,
     interactive: bool = True,
+    starting: bool = False,
 ) -> int:
+    """``starting``: the REPL starts right after (the first run of ``mnemo``)."""
     if preset_key is None:
         if not interactive:
             raise fail("--provider is required with --non-interactive")
@@ -132,7 +134,9 @@ def run_init_wizard(
     key_env = (
         ask("API key environment variable (empty if none)", api_key_env, preset.api_key_env) or None
     )
-    alias = ask("Name for this model", alias, preset.key)
+    target = _target(opts, project=project)
+    existing = _existing_models(target)
+    alias = _choose_alias(alias, preset.key, existing, target, interactive=interactive)
     entry: dict[str, Any] = {"provider": preset.provider, "model": model}
     if base_url:
         entry["base_url"] = base_url
@@ -143,16 +147,79 @@ def run_init_wizard(
         typer.echo(
             f"Note: ${key_env} is not set in this shell; mnemo reads the key from it at run time."
         )
+    ok = True
     if test:
         ok, what = _probe(str(alias), entry)
         typer.echo(f"{'✓' if ok else '✗'} test call: {what}")
         if not ok and not (
             interactive and typer.confirm("Save the configuration anyway?", default=False)
         ):
+            typer.echo(
+                "Nothing was saved. Check the endpoint (is the server running? the model "
+                "name?) and run `mnemo init` again, or add --no-test to save without the "
+                "test call."
+            )
             return 1
-    path = _save(opts, str(alias), entry, project=project)
-    typer.echo(f"Saved model {alias!r} to {path}. Run `mnemo` to start, `mnemo doctor` to check.")
+    path = _save(opts, str(alias), entry, project=project, make_active=ok)
+    verb = "Replaced" if alias in existing else "Saved"
+    typer.echo(f"{verb} model {alias!r} in {path}.")
+    if not ok:
+        typer.echo(
+            f"It is not the default model, as its test call failed: `mnemo -m {alias}` "
+            f"or `/model {alias}` uses it (it is used while it is the only model)."
+        )
+    typer.echo("Starting mnemo…" if starting else "Run `mnemo` to start, `mnemo doctor` to check.")
     return 0
+
+
+def _target(opts: Options, *, project: bool) -> Path:
+    from mnemocode.config.paths import global_config_path
+
+    return opts.cwd / "mnemo.toml" if project else global_config_path(os.environ)
+
+
+def _existing_models(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``[models.*]`` already in the file init writes to (unreadable: none)."""
+    import tomllib
+
+    try:
+        models = tomllib.loads(path.read_text(encoding="utf-8")).get("models", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return (
+        {k: v for k, v in models.items() if isinstance(v, dict)} if isinstance(models, dict) else {}
+    )
+
+
+def _choose_alias(
+    given: str | None,
+    default: str,
+    existing: dict[str, dict[str, Any]],
+    path: Path,
+    *,
+    interactive: bool,
+) -> str:
+    """The name of the new entry. A name that is taken is replaced only when asked
+    for: ``--alias``, or a yes to the question; otherwise a free one is offered."""
+    free = default
+    n = 2
+    while free in existing:
+        free, n = f"{default}-{n}", n + 1
+    if given is not None:
+        return given
+    if not interactive:
+        if free != default:
+            typer.echo(f"Note: {path} has a model named {default!r} already; this one is {free!r}.")
+        return free
+    while True:
+        alias = str(typer.prompt("Name for this model", default=free, show_default=True)).strip()
+        if alias not in existing:
+            return alias
+        old = existing[alias]
+        where = old.get("base_url") or old.get("provider", "")
+        question = f"{alias!r} is already {old.get('model', '?')} at {where}; replace it?"
+        if typer.confirm(question, default=False):
+            return alias
 
 
 def _server_window(entry: dict[str, Any]) -> Any:
@@ -200,7 +267,9 @@ def _window_check(cfg: Any) -> Check | None:
     return ("ok", "window", f"{found.tokens} tokens ({found.source}; {where})")
 
 
-def _save(opts: Options, alias: str, entry: dict[str, Any], *, project: bool) -> Path:
+def _save(
+    opts: Options, alias: str, entry: dict[str, Any], *, project: bool, make_active: bool = True
+) -> Path:
     """Write the entry; a project's own ``mnemo.toml`` written here keeps the folder
     trusted (see ``trust_cli.keep_trust_after_own_write``)."""
     from mnemocode.cli.trust_cli import check, keep_trust_after_own_write
@@ -210,11 +279,11 @@ def _save(opts: Options, alias: str, entry: dict[str, Any], *, project: bool) ->
 
     if not project:
         path = global_config_path(os.environ)
-        write_model_config(path, alias, entry, make_active=True)
+        write_model_config(path, alias, entry, make_active=make_active)
         return path
     path = opts.cwd / "mnemo.toml"
     before = check(opts)
-    write_model_config(path, alias, entry, make_active=True)
+    write_model_config(path, alias, entry, make_active=make_active)
     note = guarded(
         opts, lambda: keep_trust_after_own_write(opts.cwd, before, (endpoint_of(entry),))
     )
