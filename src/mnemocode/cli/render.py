@@ -342,13 +342,16 @@ class Renderer:
         line = f"{usage_line(event.usage, event.cost_usd)} · {elapsed:.1f}s"
         self.console.print(Text(line, style="dim"))
 
-    def end_turn(self) -> None:
-        """Stop every live display; safe to call twice (after a cancel, too)."""
+    def end_turn(self, *, interrupted: bool = False) -> None:
+        """Stop every live display; safe to call twice. ``interrupted``: the user
+        cancelled; calls still running stay on screen, marked so."""
         self._flush_text()
         self.in_turn = False
         self._stop_live()
         with self._lock:
             self._topics.clear()
+            if not interrupted:
+                self._running.clear()
         self._settle_running()
 
     @contextmanager

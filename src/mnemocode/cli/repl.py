@@ -280,7 +280,7 @@ class Repl:
         message = self.prepare_message(text)
         _result, cancelled = await self.control.run(self.app.run_turn(message, self.renderer))
         if cancelled:
-            self.renderer.end_turn()
+            self.renderer.end_turn(interrupted=True)
 
     def prepare_message(self, text: str) -> Message:
         """Attachments resolved, and ``!cmd`` results not yet seen prepended."""
@@ -330,10 +330,11 @@ class Repl:
         guard = dataclasses.replace(guard, approver=OwnCommandApprover(guard.approver, ask=ask))
         self.renderer.begin_tool(call)
         started = time.perf_counter()
+        result, cancelled = None, False
         try:
             result, cancelled = await self.control.run(guard.call(call, ctx))
         finally:
-            self.renderer.end_turn()
+            self.renderer.end_turn(interrupted=cancelled)
         if cancelled or result is None:
             self.console.print(Text("Interrupted.", style="dim"))
             self.ctx.shell_notes.append(
