@@ -35,3 +35,12 @@ async def test_status_line_and_status_follow_safety_off_and_auto_on(tmp_path: Pa
         assert "mode auto" in toolbar(s)
         s.send("/tools\n")
         await s.wait_for("mode auto:")
+
+
+async def test_tools_says_what_runs_without_asking_in_the_live_mode(tmp_path: Path) -> None:
+    async with repl_session(tmp_path, []) as s:
+        s.send("/tools\n")
+        await s.wait_for("mode ask: read-only tools run without asking; the others ask")
+        s.app.set_mode("bypass")
+        s.send("/tools\n")
+        await s.wait_for("mode bypass: everything runs without asking")

@@ -23,6 +23,13 @@ def first_sentence(description: str, width: int = 160) -> str:
     return sentence[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
+MODE_NOTES = {
+    "ask": "read-only tools run without asking; the others ask",
+    "auto": "edits in the work directory and sandboxed commands run without asking",
+    "bypass": "everything runs without asking (protected paths still ask)",
+}
+
+
 async def tools_command(ctx: ReplContext, arg: str) -> None:
     specs = sorted(ctx.app.tool_specs(), key=lambda s: s.name)
     if not specs:
@@ -40,7 +47,7 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
             Text(f"left out for this model's small window ({window} tokens): {names}", style="dim")
         )
     mode = ctx.app.safety.policy.mode
-    ctx.console.print(Text(f"mode {mode}: read-only tools run without asking", style="dim"))
+    ctx.console.print(Text(f"mode {mode}: {MODE_NOTES.get(mode, '')}", style="dim"))
 
 
 COMMANDS = [SlashCommand("tools", "list the tools the model can use", tools_command)]
