@@ -19,7 +19,7 @@ from mnemocode.core.events import (
     TurnFinished,
     TurnStarted,
 )
-from mnemocode.core.types import ToolCall, Usage
+from mnemocode.core.types import ToolCall, ToolResult, Usage
 
 
 class Clock:
@@ -93,3 +93,14 @@ def test_without_a_live_region_each_retry_is_printed() -> None:
     renderer(Notice("warning", "busy; retry 1 in 0.5s", topic="retry"))
     renderer(Notice("warning", "busy; retry 2 in 0.5s", topic="retry"))
     assert "retry 1" in out.getvalue() and "retry 2" in out.getvalue()
+
+
+def test_an_interrupted_call_says_its_duration_once() -> None:
+    out = StringIO()
+    renderer = Renderer(Console(file=out, force_terminal=False, width=100))
+    call = ToolCall("c1", "shell_exec", {"command": "sleep 9"})
+    text = "Interrupted by the user after 3.1s, before it finished. Output so far:\nstart"
+    renderer.print_tool(call, ToolResult.of_text(call, text, is_error=True), 3.1)
+    shown = out.getvalue()
+    assert shown.count("3.1s") == 1 and "interrupted after 3.1s · 1 line of output" in shown
+    assert "    start" in shown

@@ -383,10 +383,10 @@ class Renderer:
         self.console.print(head)
         tail = Text("  ⎿ ", style="dim")
         tail.append(result_summary(call, result), style="red" if result.is_error else "dim")
-        if duration_s >= 1:
+        interrupted = interrupted_output(result)
+        if duration_s >= 1 and interrupted is None:  # an interruption says how long itself
             tail.append(f" · {duration_s:.1f}s", style="dim")
         self.console.print(tail)
-        interrupted = interrupted_output(result)
         if interrupted is not None:
             self._print_tail(interrupted[1].splitlines())
         diff = None if result.is_error else extract_diff(result.text)
