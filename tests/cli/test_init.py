@@ -73,3 +73,24 @@ def test_the_test_call_message_is_one_line(tmp_path: Path, isolated_home: Path) 
     lines = proc.stdout.splitlines()
     assert any(line.startswith("✓ test call: answered") for line in lines)
     assert "Run `mnemo` to start" in proc.stdout
+
+
+def test_a_failed_test_call_puts_the_advice_on_its_own_line(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    args = [
+        "init",
+        "--non-interactive",
+        "--provider",
+        "local",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    ]
+    proc = run_mnemo(args, cwd=tmp_path, home=isolated_home)
+    lines = proc.stdout.splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.startswith("✗ test call:"))
+    assert lines[failed].endswith("All connection attempts failed")
+    assert (
+        lines[failed + 1]
+        == "  could not reach the endpoint; check base_url and your network (mnemo doctor)"
+    )

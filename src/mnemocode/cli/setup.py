@@ -125,9 +125,8 @@ def run_init_wizard(
     def ask(label: str, given: Any, default: Any) -> Any:
         if given is not None or not interactive:
             return given if given is not None else default
-        return typer.prompt(
-            label, default=default if default is not None else "", show_default=True
-        )
+        return typer.prompt(label, default=default if default is not None else "",
+                            show_default=bool(default))  # fmt: skip
 
     model = ask("Model", model, preset.model)
     base_url = ask("Base URL (empty for the provider default)", base_url, preset.base_url) or None
@@ -150,7 +149,11 @@ def run_init_wizard(
     ok = True
     if test:
         ok, what = _probe(str(alias), entry)
-        typer.echo(f"{'✓' if ok else '✗'} test call: {what}")
+        # The error, then the advice on a line of its own (not wrapped mid-phrase).
+        problem, _, advice = what.partition(" — ")
+        typer.echo(f"{'✓' if ok else '✗'} test call: {problem}")
+        if advice:
+            typer.echo(f"  {advice}")
         if not ok and not (
             interactive and typer.confirm("Save the configuration anyway?", default=False)
         ):
