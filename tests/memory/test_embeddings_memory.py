@@ -21,7 +21,7 @@ async def test_embed_job_makes_paraphrases_findable(tmp_path: Path, isolated_hom
     memory = Memory(
         home=isolated_home,
         project=project,
-        config=MemoryConfig(embeddings=True, extract=False),
+        config=MemoryConfig(embeddings=True, extract=False, trivial_turns=0),
         count_tokens=count_tokens,
     )
     memory.sessions.create("s1")
@@ -45,8 +45,8 @@ async def test_embed_job_makes_paraphrases_findable(tmp_path: Path, isolated_hom
     assert memory.end_session("s1")
     summary = {"title": "Importer timeouts", "topics": ["importer"]}
     model = ScriptedModel([text(json.dumps(summary))])
-    done = await memory.run_jobs(model)
-    assert done == 2  # summarize, embed
+    report = await memory.run_jobs(model)
+    assert report.done == 2  # summarize, embed
     assert memory.vectors is not None and memory.vectors.pending() == 0
 
     hits = memory.search(query, sources=("history",), limit=3)

@@ -23,10 +23,11 @@ STAMP = r"\d{4}-\d{2}-\d{2} (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{2}:\d{2}"
 
 
 def settings(**memory: Any) -> Settings:
+    """Every session is summarised here, one-turn stories included."""
     return Settings(
         models={"t": ModelConfig(model="scripted")},
         active_model="t",
-        memory=MemoryConfig(**memory),
+        memory=MemoryConfig(**{"trivial_turns": 0, **memory}),
     )
 
 
@@ -322,8 +323,10 @@ async def test_memory_work_that_failed_is_done_at_the_next_start(
         "SELECT state, attempts, error FROM jobs WHERE kind = 'extract'"
     ).fetchone()
     assert (row["state"], row["attempts"]) == ("pending", 1)
-    assert "did not return a valid MemoryOps JSON object" in row["error"]
-    assert any("will retry at the next start" in line for line in progress)
+    assert row["error"] == "the model's reply was not valid JSON"
+    assert "memory: extraction failed: the model's reply was not valid JSON" in progress[-1]
+    assert progress[-1].endswith("(attempt 1 of 3); retried later")
+    assert not any("Sure!" in line for line in progress)  # never the model's reply
     assert memory.pending_jobs() == 1
     stop(app)
 
@@ -374,7 +377,7 @@ async def test_a_job_that_keeps_failing_is_given_up_and_reported(
     assert app.memory is not None
     assert app.memory.pending_jobs() == 0
     (failure,) = app.memory.jobs.failures()
-    assert failure[0] == "extract" and "MemoryOps" in failure[2]
+    assert failure[0] == "extract" and "not valid JSON" in failure[2]
     assert await app.run_memory_jobs() == 0
     assert model.requests == []  # not retried forever
     stop(app)

@@ -122,6 +122,9 @@ class MemoryConfig(_Strict):
     # Extract memories when a session ends, and every N turns of a long session.
     extract: bool = True
     extract_every_turns: int = Field(default=25, ge=0)
+    # A session of at most this many turns with no tool call gets no summary of its
+    # own (its extraction still runs); 0 summarises every session.
+    trivial_turns: int = Field(default=2, ge=0)
     # The model alias that summarises and extracts; the active model when unset.
     model: str | None = None
     # Level-0 summaries beyond this many are consolidated into coarser ones.

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from mnemocode.memory.worker import JobsReport
 
 CountTokens = Callable[[str], int]
-# A session of at most this many turns and no tool call is not summarised on its own.
-TRIVIAL_TURNS = 2
 
 
 def open_core(home: Path) -> sqlite3.Connection:
@@ -238,8 +236,8 @@ class Memory:
         """Mark the session ended and queue its summary and extraction. Returns
         False when there was nothing to save.
 
-        A trivial session (no tool call, at most ``TRIVIAL_TURNS`` turns: a quick
-        question) gets no summary of its own — it would cost a model call for
+        A trivial session (no tool call, at most ``[memory] trivial_turns`` turns: a
+        quick question) gets no summary of its own — it would cost a model call for
         a line the transcript search finds anyway; its extraction is kept, which
         is what catches "remember that I…"."""
         self.flush()
@@ -258,7 +256,7 @@ class Memory:
         return True
 
     def is_trivial(self, session_id: str, turns: int) -> bool:
-        if turns > TRIVIAL_TURNS:
+        if turns > self.config.trivial_turns:
             return False
         return not any(m.tool_calls for m in self._sessions.messages(session_id))
 
