@@ -46,6 +46,7 @@ SOURCES = ("project", "summary", "history", "core")
 SOURCE_WEIGHT = {"project": 1.15, "summary": 1.0, "history": 0.9, "core": 1.0}
 HISTORY_TEXT_WEIGHT, HISTORY_CONTEXT_WEIGHT = 1.0, 0.4
 COVERAGE_WEIGHT = 0.6
+COVERAGE_POOL = 20  # hits per source that coverage reorders
 SNIPPET_CHARS = 600
 
 Bound = float | None  # a time filter's start or end (unix time), None: open
@@ -99,12 +100,22 @@ def stem(word: str) -> str:
     return word
 
 
-def coverage(terms: list[str], text: str) -> float:
-    """The share of ``terms`` (from ``query_terms``) that ``text`` has."""
-    if not terms:
-        return 0.0
-    have = {stem(t) for t in query_terms(text)}
-    return sum(stem(t) in have for t in terms) / len(terms)
+class Coverage:
+    """The share of a query's ``terms`` (from ``query_terms``) that a text has: a
+    term counts when a word of the text starts with its stem. One regex scan a
+    text, so ranking a few hundred hits stays cheap (a match is the longest stem
+    at its place: of "art" and "artist", "artists" counts only the latter)."""
+
+    def __init__(self, terms: list[str]) -> None:
+        self.stems = [stem(t) for t in terms]
+        alternatives = sorted({re.escape(s) for s in self.stems}, key=len, reverse=True)
+        self.pattern = re.compile(rf"\b(?:{'|'.join(alternatives)})", re.IGNORECASE)
+
+    def __call__(self, text: str) -> float:
+        if not self.stems:
+            return 0.0
+        found = {m.lower() for m in self.pattern.findall(text)}
+        return sum(s in found for s in self.stems) / len(self.stems)
 
 
 def fts_query(terms: list[str]) -> str:
@@ -331,6 +342,7 @@ class MemorySearch:
         how many of the query's words it has: a source whose best hit matches one
         word of five does not outrank one that matches them all."""
         half_life = self.options.recency_half_life_days * 86_400
+        coverage = Coverage(terms)
         ranked: list[SearchHit] = []
         for source, found in groups:
             if not found:
@@ -338,12 +350,15 @@ class MemorySearch:
             best_hit, best_row = max(found, key=lambda pair: pair[0].score)
             best = best_hit.score if best_hit.score > 0 else 1.0
             confidence = self._coverage(source, best_row, terms)
+            # Coverage only reorders the head of each source: what BM25 put lower
+            # does not reach the results anyway, and scanning it costs.
+            head = {id(h) for h, _ in sorted(found, key=lambda p: -p[0].score)[:COVERAGE_POOL]}
             for hit, _row in found:
                 age = max(0.0, now - hit.when)
                 recency = 1.0 + self.options.recency_weight * math.exp(-age / half_life)
-                covered = 1.0 + self.options.coverage_weight * coverage(terms, hit.text)
                 hit.score = hit.score / best * confidence * SOURCE_WEIGHT[source] * recency
-                hit.score *= covered
+                if id(hit) in head:
+                    hit.score *= 1.0 + self.options.coverage_weight * coverage(hit.text)
                 ranked.append(hit)
         return sorted(ranked, key=lambda h: -h.score)
 
