@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mnemocode.config.writer import atomic_write_text
 from mnemocode.memory import mirror
 from mnemocode.memory.db import transaction
 from mnemocode.memory.gitignore import keep_mirror_out_of_git
-
-if TYPE_CHECKING:
-    from mnemocode.memory.service import Memory
+from mnemocode.memory.stores import MemoryStores
 
 BASE_KEY = "mirror_base"
 
@@ -48,7 +45,7 @@ class MirrorReport:
         return text
 
 
-def _meta(memory: Memory, key: str) -> str | None:
+def _meta(memory: MemoryStores, key: str) -> str | None:
     row = memory.project_db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])
 
@@ -61,14 +58,14 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def sync(memory: Memory, path: Path) -> MirrorReport:
+def sync(memory: MemoryStores, path: Path) -> MirrorReport:
     report = _sync(memory, path)
     if path.is_file():
         keep_mirror_out_of_git(path.parent, commit=memory.config.commit_mirror)
     return report
 
 
-def _sync(memory: Memory, path: Path) -> MirrorReport:
+def _sync(memory: MemoryStores, path: Path) -> MirrorReport:
     report = MirrorReport(path)
     if not path.parent.parent.is_dir():
         report.problem = f"the work directory {path.parent.parent} does not exist"

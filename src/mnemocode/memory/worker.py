@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.protocols import ChatModel
@@ -18,11 +17,9 @@ from mnemocode.core.types import Message
 from mnemocode.memory.compaction import render_summary, summarize_session
 from mnemocode.memory.extraction import propose_ops
 from mnemocode.memory.jobs import MAX_ATTEMPTS, Job
+from mnemocode.memory.stores import MemoryStores
 from mnemocode.memory.structured import StructuredOutputError
 from mnemocode.memory.types import Summary
-
-if TYPE_CHECKING:
-    from mnemocode.memory.service import Memory
 
 Progress = Callable[[str], None]
 
@@ -68,7 +65,7 @@ class JobsReport:
         return "memory: " + "; ".join(parts)
 
 
-async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> JobsReport:
+async def run_jobs(memory: MemoryStores, model: ChatModel, progress: Progress) -> JobsReport:
     """Run every available job; ``progress`` gets a line per job."""
     report = JobsReport()
     while (job := memory.jobs.lease()) is not None:
@@ -99,7 +96,7 @@ async def run_jobs(memory: Memory, model: ChatModel, progress: Progress) -> Jobs
     return report
 
 
-async def _run(memory: Memory, model: ChatModel, job: Job) -> str:
+async def _run(memory: MemoryStores, model: ChatModel, job: Job) -> str:
     if job.kind == "summarize":
         return await _summarize(memory, model, job.session_id)
     if job.kind == "embed":
@@ -126,7 +123,7 @@ async def _run(memory: Memory, model: ChatModel, job: Job) -> str:
     return f"unknown job kind {job.kind!r} skipped"
 
 
-async def _summarize(memory: Memory, model: ChatModel, session_id: str) -> str:
+async def _summarize(memory: MemoryStores, model: ChatModel, session_id: str) -> str:
     info = memory.sessions.get(session_id)
     messages = memory.sessions.messages(session_id)
     if info is None or not messages:
@@ -149,7 +146,7 @@ async def _summarize(memory: Memory, model: ChatModel, session_id: str) -> str:
     return f"saved summary {title!r}"
 
 
-async def _consolidate(memory: Memory, model: ChatModel) -> str:
+async def _consolidate(memory: MemoryStores, model: ChatModel) -> str:
     """Fold the oldest half of the current summaries into one coarser summary."""
     current = memory.summaries.current()
     keep = memory.config.consolidate_after // 2
