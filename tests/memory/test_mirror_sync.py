@@ -227,7 +227,7 @@ def test_the_file_is_replaced_atomically(memory: Memory, work: Path) -> None:
         assert os.stat(path).st_ino != inode
         assert reader.read() == before
     assert "new-one" in path.read_text(encoding="utf-8")
-    assert sorted(p.name for p in path.parent.iterdir()) == ["MEMORY.md"]  # no temp files
+    assert sorted(p.name for p in path.parent.iterdir()) == [".gitignore", "MEMORY.md"]  # no temp
 
 
 def test_an_unreadable_file_is_neither_applied_nor_overwritten(memory: Memory, work: Path) -> None:
