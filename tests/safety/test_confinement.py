@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mnemocode.core.errors import ToolDenied
 from mnemocode.core.protocols import CommandSpec
 from mnemocode.safety.bubblewrap import BubblewrapSandbox
 from mnemocode.safety.confinement import Confinement
+from tests.e2e.hostile import Listener
 
 MARKER = "SECRET-MARKER-7f3a"
 
@@ -172,40 +172,6 @@ async def test_the_parents_environment_is_out_of_reach(work: Path, fake_home: Pa
     assert count < 10, result.output
 
 
-class Listener:
-    """A TCP listener on loopback that records what reaches it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.received = b""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    while chunk := conn.recv(65536):
-                        self.received += chunk
-                except TimeoutError:
-                    pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
     server = Listener()
@@ -221,11 +187,7 @@ async def test_network_is_off_unless_granted_for_the_command(
     await box.run(spec(send, work, fake_home))
     assert MARKER.encode() not in listener.received
     granted = await box.run(spec(send, work, fake_home, network=True))
-    for _ in range(50):  # the listener thread reads asynchronously
-        if MARKER.encode() in listener.received:
-            break
-        threading.Event().wait(0.05)
-    assert MARKER.encode() in listener.received, granted.output
+    assert listener.wait_for(MARKER.encode()), granted.output
 
 
 async def test_tmp_is_private(work: Path, fake_home: Path) -> None:

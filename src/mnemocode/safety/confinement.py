@@ -27,24 +27,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnemocode.safety.paths import WORKDIR_PROTECTED
 from mnemocode.safety.secrets import is_secret_name
 
-# Relative to the work directory (and every other writable root).
-WORKDIR_PROTECTED: tuple[str, ...] = (
-    ".git/hooks",
-    ".git/config",
-    ".git/config.worktree",
-    ".git/commondir",
-    ".git/info",
-    ".git/modules",
-    "mnemo.toml",
-    ".mnemo",
-    ".envrc",
-    ".mcp.json",
-    ".claude",
-    ".codex",
-    ".agents",
-)
 # Relative to the user's home: start-up files, protected when the home (or a part
 # of it) is writable, e.g. a work directory that is the home itself.
 HOME_PROTECTED: tuple[str, ...] = (

@@ -130,6 +130,7 @@ _PROTECTED_HOME: tuple[tuple[str, str], ...] = (
 WORKDIR_PROTECTED: tuple[str, ...] = (
     ".git/hooks",
     ".git/config",
+    ".git/config.worktree",
     ".git/commondir",
     ".git/info",
     "mnemo.toml",
@@ -138,11 +139,12 @@ WORKDIR_PROTECTED: tuple[str, ...] = (
     ".mcp.json",
     ".claude",
     ".codex",
+    ".agents",
 )
 
 _GIT_CONFIG_NAMES = frozenset({"config", "config.worktree", "commondir", "gitdir"})
 # Directories whose whole content is project configuration for an agent.
-_AGENT_DIRS = frozenset({".mnemo", ".claude", ".codex"})
+_AGENT_DIRS = frozenset({".mnemo", ".claude", ".codex", ".agents"})
 
 
 @dataclass(frozen=True, slots=True)
