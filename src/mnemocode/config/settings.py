@@ -160,6 +160,42 @@ class RuntimeConfig(_Strict):
     max_attempts: int = Field(default=5, gt=0)
 
 
+StrategyName = Literal["auto", "direct", "context"]
+
+
+class CodeMapConfig(_Strict):
+    """The ranked code map (``agent/codemap``)."""
+
+    # Token budget of a map the model asks for (code_map tool, /map, mnemo map); 0 = off.
+    tokens: int = Field(default=2_048, ge=0)
+    # A small map in the direct loop's first request, only when the repository has
+    # more than ``first_request_min_files`` files (too many to list); 0 = never.
+    first_request_tokens: int = Field(default=1_024, ge=0)
+    first_request_min_files: int = Field(default=40, ge=0)
+    # Files larger than this are left out of the map (bytes).
+    max_file_bytes: int = Field(default=1_000_000, gt=0)
+
+
+class SolverConfig(_Strict):
+    """The context-first solver (``agent/solver``): plan → gather → solve → verify →
+    fix → review → polish."""
+
+    # Tokens of code the gather step may put in the solve call (in total / per file).
+    gather_tokens: int = Field(default=24_000, gt=0)
+    gather_file_tokens: int = Field(default=8_000, gt=0)
+    fix_cycles: int = Field(default=2, ge=0, le=10)
+    review: bool = True
+    verify_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class RouterConfig(_Strict):
+    """The escalation router (``agent/router.py``)."""
+
+    strategy: StrategyName = "auto"
+    # What happens to a failed rung's edits before the next rung starts.
+    on_failure: Literal["rollback", "keep"] = "rollback"
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -168,6 +204,9 @@ class Settings(_Strict):
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    codemap: CodeMapConfig = Field(default_factory=CodeMapConfig)
+    solver: SolverConfig = Field(default_factory=SolverConfig)
+    router: RouterConfig = Field(default_factory=RouterConfig)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:
