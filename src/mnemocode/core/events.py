@@ -90,6 +90,38 @@ class TurnFinished:
     type: Literal["turn_finished"] = "turn_finished"
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyChosen:
+    """The router picked (or the user forced) a strategy for this turn."""
+
+    strategy: str  # "direct", "context", …
+    reason: str
+    forced: bool = False
+    type: Literal["strategy"] = "strategy"
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    """A rung failed; the next one starts with what the failed one learnt."""
+
+    from_strategy: str
+    to_strategy: str
+    reason: str
+    rolled_back: bool = False
+    type: Literal["escalated"] = "escalated"
+
+
+@dataclass(frozen=True, slots=True)
+class SolverStep:
+    """One step of the context-first solver (plan, gather, solve, verify, fix,
+    review, polish) starting or ending."""
+
+    step: str
+    status: Literal["started", "finished", "failed", "skipped"]
+    detail: str = ""
+    type: Literal["solver_step"] = "solver_step"
+
+
 AgentEvent = (
     TurnStarted
     | TextDeltaEvent
@@ -101,6 +133,9 @@ AgentEvent = (
     | Notice
     | ErrorEvent
     | TurnFinished
+    | StrategyChosen
+    | Escalated
+    | SolverStep
 )
 
 
