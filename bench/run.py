@@ -41,6 +41,7 @@ ALL = [
     "memory_recall",
     "memory_latency",
     "runtime",
+    "codemap",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"
