@@ -18,6 +18,8 @@ from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.instructions import InstructionFile, find_instructions
 from mnemocode.agent.loop import Agent, ModelSlot
+from mnemocode.agent.router import Router
+from mnemocode.agent.strategies import DirectStrategy, StrategyRegistry
 from mnemocode.config.paths import find_project_root
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
@@ -98,6 +100,8 @@ class App:
     notices: list[str] = field(default_factory=list)
     # Built-in tools not offered because the model's context window is small.
     left_out_tools: list[str] = field(default_factory=list)
+    # Picks the strategy of each turn and escalates (``agent/router.py``).
+    router: Router | None = None
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -113,8 +117,9 @@ class App:
                 self.memory.flush()
             emit(event)
 
+        run = self.router.run_turn if self.router is not None else self.agent.run_turn
         try:
-            return await self.agent.run_turn(prompt, emit_durably)
+            return await run(prompt, emit_durably)
         finally:
             if self.memory is not None:
                 self.memory.flush()
@@ -226,6 +231,8 @@ class App:
         self.agent.context.summary = ""
         self.agent.turns = 0
         self.agent.totals = CostTracker()  # /cost and the status line: this session's
+        if self.router is not None:
+            self.router.reset_session()
         self.history_offset = self.extracted_upto = 0
         self.session_stored = False
         self.refresh_memory()
@@ -468,6 +475,7 @@ def build_app(
         memory=memory,
         notices=notices,
         left_out_tools=[] if tools is not None else left_out_tools,
+        router=_router(agent, settings, safety),
     )
     if memory is not None:
         agent.recorder = app._record
@@ -478,6 +486,12 @@ def build_app(
             on_compacted=app._compacted,
         )
     return app
+
+
+def _router(agent: Agent, settings: Settings, safety: Safety) -> Router:
+    """The ladder: direct (the tool loop) first; context when the solver exists."""
+    registry = StrategyRegistry([DirectStrategy(agent)])
+    return Router(agent, registry, settings.router, checkpoints=safety.checkpoints)
 
 
 def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:

@@ -173,6 +173,15 @@ class Agent:
             self._close_dangling_calls("an internal error stopped the turn")
             raise
 
+    def record_turn(self, prompt: Message, answer: Message) -> int:
+        """A turn answered outside the loop (the context-first solver): the user
+        message and the answer join the history as a loop turn would; returns its number."""
+        self.turns += 1
+        self.turn_starts[self.turns] = len(self.history)
+        self._add(prompt)
+        self._add(answer)
+        return self.turns
+
     def rewind_to(self, turn: int) -> list[int]:
         """Forget turn ``turn`` and every later one; returns the turns dropped."""
         if turn not in self.turn_starts:
