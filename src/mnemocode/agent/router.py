@@ -19,7 +19,7 @@ from typing import Any
 from mnemocode.agent.loop import Agent, Emit
 from mnemocode.agent.strategies import Attempt, Learnt, RungResult, StrategyRegistry
 from mnemocode.config.settings import RouterConfig
-from mnemocode.core.errors import MnemoError
+from mnemocode.core.errors import ConfigError, MnemoError
 from mnemocode.core.events import Escalated, Notice, StrategyChosen, TurnFinished, TurnStarted
 from mnemocode.core.types import Message, Usage
 from mnemocode.safety.checkpoints import CheckpointStore
@@ -222,7 +222,8 @@ class Router:
 
     def set_mode(self, name: str) -> None:
         if name != AUTO and name not in self.registry:
-            raise ValueError(f"unknown strategy {name!r}; available: {', '.join(self.offered())}")
+            available = ", ".join(self.offered())
+            raise ConfigError(f"no strategy {name!r} (available: {available})", key="strategy")
         self.mode = name
 
     def pick(self, text: str) -> StrategyChosen:

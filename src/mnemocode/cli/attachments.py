@@ -198,12 +198,14 @@ _SHELL_NOTE = re.compile(
     re.DOTALL,
 )
 _MNEMO_NOTE = re.compile(r"^\[mnemo\] .*$", re.MULTILINE)
+_ESCALATION = re.compile(r"<mnemo-escalation[^>]*>.*?</mnemo-escalation>", re.DOTALL)
 
 
 def typed_prompt(text: str) -> str:
     """A user message as one line: what was typed, with attached files, ``!cmd``
-    output and mnemo's notes left out (``!cmd`` runs are named)."""
+    output and mnemo's notes (what a failed strategy learnt, too) left out
+    (``!cmd`` runs are named)."""
     typed = _FILE_BLOCK.sub("", text)
     typed = _SHELL_NOTE.sub(lambda m: f"[!{m.group(1) or m.group(2)}]", typed)
-    typed = _MNEMO_NOTE.sub("", typed)
+    typed = _MNEMO_NOTE.sub("", _ESCALATION.sub("", typed))
     return " ".join(typed.split())

@@ -15,9 +15,12 @@ from mnemocode import __version__
 from mnemocode.app import App
 from mnemocode.cli.denials import Denial, DenialTap
 from mnemocode.cli.memory_process import start_memory_process
+from mnemocode.cli.render_ladder import ladder_line
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import (
     AgentEvent,
+    Escalated,
+    StrategyChosen,
     ToolCallFinished,
     ToolCallStarted,
     TurnFinished,
@@ -66,6 +69,9 @@ class _Printer:
                 status = "error" if event.result.is_error else "ok"
                 first = event.result.text.strip().splitlines()[:1]
                 print(f"  ⎿ {status}: {first[0][:160] if first else ''}", file=self.err, flush=True)
+            elif isinstance(event, StrategyChosen | Escalated):
+                line = ladder_line(event)
+                print(line.plain if line else "", file=self.err, flush=True)
 
     def line(self, data: dict[str, Any]) -> None:
         self.out.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
@@ -141,6 +147,8 @@ def result_record(
             "cache_write_tokens": totals.usage.cache_write_tokens,
         },
         "cost_usd": totals.cost_usd,
+        "strategy": finished.extra.get("strategy") if finished else None,
+        "rungs": finished.extra.get("rungs", []) if finished else [],
     }
 
 

@@ -21,6 +21,7 @@ from mnemocode.cli.options import (
     Options,
     ProjectOpt,
     ResumeOpt,
+    StrategyOpt,
     ToolsOpt,
     TrustOpt,
     VerboseOpt,
@@ -58,6 +59,7 @@ def root(
     continue_last: ContinueOpt = False,
     resume: ResumeOpt = None,
     trust: TrustOpt = False,
+    strategy: StrategyOpt = None,
     verbose: VerboseOpt = False,
     version: Annotated[bool, typer.Option("--version", "-V", help="Print the version.")] = False,
 ) -> None:
@@ -77,6 +79,7 @@ def root(
         continue_last=continue_last,
         resume=resume,
         trust=trust,
+        strategy=strategy,
     )
     if continue_last and resume:
         raise fail("use --continue or --resume, not both")
@@ -117,7 +120,7 @@ def interactive(opts: Options) -> int:
 
         switched = Options(
             model=opts.model, mode=opts.mode, max_turns=opts.max_turns,
-            verbose=opts.verbose, tools=opts.tools, project=name,
+            verbose=opts.verbose, tools=opts.tools, project=name, strategy=opts.strategy,
         )  # fmt: skip
         enter_project(switched)
         try:

@@ -45,6 +45,10 @@ TrustOpt = Annotated[
         help="Trust this folder's project config for this run (not stored; `mnemo trust` stores).",
     ),
 ]
+StrategyOpt = Annotated[
+    str | None,
+    typer.Option("--strategy", help="How turns are solved: auto, direct or context."),
+]
 FormatOpt = Annotated[
     str, typer.Option("--output-format", help="Headless output: text, json or stream-json.")
 ]
@@ -68,9 +72,10 @@ class Options:
         continue_last: bool = False,
         resume: str | None = None,
         trust: bool = False,
+        strategy: str | None = None,
     ) -> None:
         self.model, self.mode, self.yes, self.max_turns = model, mode, yes, max_turns
-        self.trust = trust
+        self.trust, self.strategy = trust, strategy
         self.notices: list[str] = []  # what the last load() said about project config
         self.tools = tools
         self.project, self.continue_last, self.resume = project, continue_last, resume
@@ -85,6 +90,8 @@ class Options:
             data["safety"] = {"mode": self.mode}
         if self.max_turns is not None:
             data["agent"] = {"max_iterations": self.max_turns}
+        if self.strategy:
+            data["router"] = {"strategy": self.strategy}
         return data
 
 

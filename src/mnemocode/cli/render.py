@@ -27,12 +27,16 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
+from mnemocode.cli.render_ladder import LadderEvent, ladder_line, running_label
 from mnemocode.core.events import (
     AgentEvent,
     ErrorEvent,
+    Escalated,
     ModelCallFinished,
     Notice,
     ReasoningDeltaEvent,
+    SolverStep,
+    StrategyChosen,
     TextDeltaEvent,
     ToolCallFinished,
     ToolCallStarted,
@@ -296,11 +300,24 @@ class Renderer:
             self.print_tool(event.call, event.result, event.duration_s)
         elif isinstance(event, Notice):
             self._notice(event)
-        elif isinstance(event, ErrorEvent):
-            self._flush_text()
-            self.console.print(Text(f"✗ {one_line(event.message, 300)}", style="bold red"))
         elif isinstance(event, TurnFinished):
             self._finish_turn(event)
+        elif isinstance(event, ErrorEvent | StrategyChosen | Escalated | SolverStep):
+            self._aside(event)
+
+    def _aside(self, event: ErrorEvent | LadderEvent) -> None:
+        """An error, the strategy picked, an escalation, a solver step."""
+        if isinstance(event, ErrorEvent):
+            self._flush_text()
+            self.console.print(Text(f"✗ {one_line(event.message, 300)}", style="bold red"))
+            return
+        label, line = running_label(event), ladder_line(event)
+        if label is not None:
+            with self._lock:
+                self._label, self._waiting = label, True
+        if line is not None:
+            self._flush_text()
+            self.console.print(line)
 
     def _notice(self, event: Notice) -> None:
         if event.topic and self._live is not None:  # one line that updates (retries)

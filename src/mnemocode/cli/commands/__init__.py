@@ -98,9 +98,18 @@ class CommandRegistry:
 
 
 def default_commands() -> CommandRegistry:
-    from mnemocode.cli.commands import btw, general, memory, model, project, safety, tools
+    from mnemocode.cli.commands import (
+        btw,
+        general,
+        memory,
+        model,
+        project,
+        safety,
+        strategy,
+        tools,
+    )
 
-    groups = [general, model, tools, btw, memory, project, safety]
+    groups = [general, model, strategy, tools, btw, memory, project, safety]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from mnemocode.cli.attachments import typed_prompt
 from mnemocode.cli.commands import ReplContext, SlashCommand
+from mnemocode.cli.commands.strategy import cost_rows
 from mnemocode.cli.render import format_cost, format_tokens, one_line
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.types import ModelRequest
@@ -80,6 +81,10 @@ async def cost_command(ctx: ReplContext, arg: str) -> None:
         cost += " (no price known for this model; local models are free)"
     table.add_row("cost", cost)
     ctx.console.print(table)
+    by_strategy = cost_rows(ctx.app.router)
+    if by_strategy is not None:
+        ctx.say("by strategy:", "bold")
+        ctx.console.print(by_strategy)
 
 
 async def end_command(ctx: ReplContext, arg: str) -> None:
