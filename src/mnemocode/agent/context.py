@@ -52,9 +52,11 @@ class SystemPrefix:
         *,
         memory: str = "",
         tool_names: Collection[str] | None = None,
+        code_map: str = "",
     ) -> SystemPrefix:
         """``tool_names``: the tools the model has; lines of the built-in prompt
-        about a tool it lacks are left out (None: all tools)."""
+        about a tool it lacks are left out (None: all tools). ``code_map``: the
+        small map of a large repository, made for the session's first request."""
         env = (
             f"Working directory: {cwd}\nPlatform: {platform.system()} {platform.machine()}\n"
             f"Date at session start: {(today or date.today()).isoformat()}"
@@ -64,6 +66,8 @@ class SystemPrefix:
             parts.append(
                 f"Instructions from {item.path} (follow them; later files win):\n{item.text}"
             )
+        if code_map:
+            parts.append(code_map)
         if memory:
             parts.append(memory)
         return cls([SystemBlock("\n\n".join(parts), cache=True)])

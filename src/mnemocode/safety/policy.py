@@ -49,7 +49,9 @@ Mode = Literal["ask", "auto", "bypass"]
 
 # Built-in tools whose read-only mark we trust; MCP and custom tools ask unless a
 # rule allows them, whatever they claim about themselves.
-TRUSTED_READERS = {"file_read", "glob", "grep", "web_fetch", "web_search", "memory_search"}
+TRUSTED_READERS = {
+    "file_read", "glob", "grep", "web_fetch", "web_search", "memory_search", "code_map",
+}  # fmt: skip
 
 
 @dataclass(slots=True)

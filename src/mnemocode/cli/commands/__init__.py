@@ -100,6 +100,7 @@ class CommandRegistry:
 def default_commands() -> CommandRegistry:
     from mnemocode.cli.commands import (
         btw,
+        codemap,
         general,
         memory,
         model,
@@ -109,7 +110,7 @@ def default_commands() -> CommandRegistry:
         tools,
     )
 
-    groups = [general, model, strategy, tools, btw, memory, project, safety]
+    groups = [general, model, strategy, tools, codemap, btw, memory, project, safety]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 
