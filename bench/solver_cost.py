@@ -39,6 +39,7 @@ class Outcome:
     completion_tokens: int
     wall_s: float
     ok: bool
+    rungs: str = ""  # the rungs that ran, with their outcomes
     note: str = ""
 
 
@@ -56,6 +57,16 @@ def _prompt_tokens(body: Any) -> int:
     sent = json.dumps(body.get("messages", []), ensure_ascii=False)
     sent += json.dumps(body.get("tools", []), ensure_ascii=False)
     return count_tokens(sent)
+
+
+def _rungs(stdout: str) -> str:
+    """``"context review_failed → direct ok"`` from the headless JSON result."""
+    try:
+        record = json.loads(stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return "no result"
+    rungs = record.get("rungs") or []
+    return " → ".join(f"{r.get('strategy')} {r.get('outcome')}" for r in rungs)
 
 
 def run_task(task: Task, strategy: str, tmp: Path) -> Outcome:
@@ -82,12 +93,17 @@ def run_task(task: Task, strategy: str, tmp: Path) -> Outcome:
     note = ""
     if proc.returncode != 0:
         note = (proc.stderr.strip().splitlines() or ["exit " + str(proc.returncode)])[-1]
+    rungs = _rungs(proc.stdout)
     return Outcome(
         calls=len(requests),
         prompt_tokens=sum(_prompt_tokens(r.body) for r in requests),
         completion_tokens=_completion_tokens(turns, len(requests)),
         wall_s=wall,
-        ok=proc.returncode == 0 and len(requests) == len(turns) and task.done(root),
+        ok=proc.returncode == 0
+        and len(requests) == len(turns)
+        and rungs == f"{strategy} ok"
+        and task.done(root),
+        rungs=rungs,
         note=note,
     )
 
@@ -144,10 +160,10 @@ def section(rows: list[tuple[Task, dict[str, Outcome]]]) -> str:
     )
     lines.append(f"| total | {total_cells} |")
     notes = [
-        f"- {task.name}, {s}: {outcomes[s].note}"
+        f"- {task.name}, {s}: {outcomes[s].rungs}; {outcomes[s].note}"
         for task, outcomes in rows
         for s in STRATEGIES
-        if outcomes[s].note
+        if not outcomes[s].ok
     ]
     if notes:
         lines += ["", "Runs that failed:", "", *notes]
