@@ -266,3 +266,22 @@ async def test_a_repository_that_appears_between_commands_is_protected_from_the_
     before = (later / ".git" / "config").read_text()
     await box.run(spec("echo '[core] fsmonitor = evil' >> later/.git/config", work, fake_home))
     assert (later / ".git" / "config").read_text() == before
+
+
+def test_the_repository_scan_is_reused_only_while_no_scanned_folder_changed(
+    work: Path, fake_home: Path
+) -> None:
+    (work / "src" / "pkg").mkdir(parents=True)
+    plan = Confinement(workdir=work, home=fake_home, mnemo_home=fake_home / ".mnemo")
+    old = 1_000_000_000  # folders last changed long ago: not racily clean
+    for folder, _, _ in os.walk(work):
+        os.utime(folder, ns=(old, old))
+    scan = plan.scan()
+    assert work / "sub" / ".git" in scan.found and scan.unchanged()
+    # The user clones a repository two levels down while the model thinks.
+    subprocess.run(["git", "init", "-q", str(work / "src" / "pkg" / "dep")], check=True)
+    assert not scan.unchanged()
+    rescan = plan.scan()
+    assert work / "src" / "pkg" / "dep" / ".git" / "config" in rescan.found
+    # Changed just now: within the clock's granularity, so never trusted as unchanged.
+    assert not rescan.unchanged()

@@ -23,7 +23,7 @@ from typing import Any
 
 from mnemocode.core.errors import ToolDenied
 from mnemocode.core.protocols import CommandResult, CommandSpec
-from mnemocode.safety.confinement import Confinement, remove_planted
+from mnemocode.safety.confinement import Confinement, Scan, remove_planted
 from mnemocode.safety.sandbox import LocalSandbox
 
 
@@ -74,6 +74,7 @@ class BubblewrapSandbox(LocalSandbox):
         self.writable = [p.resolve() for p in writable]
         self.network = network
         self._plan: list[tuple[str, str]] | None = None
+        self._scan: Scan | None = None
         self._refresh: asyncio.Future[None] | None = None
 
     async def run(
@@ -147,7 +148,8 @@ class BubblewrapSandbox(LocalSandbox):
         # refreshed behind it off the critical path, when everything it mounts is
         # still there; else it is made now. Credential stores are looked up each time.
         if mounts is None or not all(os.path.lexists(target) for _, target in mounts):
-            mounts = self._plan = _plan_mounts(self.confinement)
+            self._scan = self.confinement.scan()
+            mounts = self._plan = _plan_mounts(self.confinement, self._scan)
         out: list[str] = []
         for option, target in [*mounts, *_hidden_mounts(self.confinement)]:
             if option == "--tmpfs":
@@ -165,17 +167,21 @@ class BubblewrapSandbox(LocalSandbox):
         plan = self.confinement
 
         def make() -> None:
-            self._plan = _plan_mounts(plan)
+            # Most commands create no folder: a stat of each folder scanned last
+            # time tells, and the plan stands.
+            if self._scan is None or not self._scan.unchanged():
+                self._scan = plan.scan()
+                self._plan = _plan_mounts(plan, self._scan)
 
         self._refresh = asyncio.get_running_loop().run_in_executor(None, make)
 
 
-def _plan_mounts(plan: Confinement) -> list[tuple[str, str]]:
+def _plan_mounts(plan: Confinement, scan: Scan) -> list[tuple[str, str]]:
     """(bwrap option, path) for the writable roots, the pinned git directories and
     the read-only parts of ``plan`` as the disk is now, in mount order."""
     mounts = [("--bind", str(root)) for root in plan.roots if root.exists()]
-    mounts += [("--bind", str(path)) for path in dict.fromkeys(plan.pinned())]
-    mounts += [("--ro-bind", str(path)) for path in dict.fromkeys(plan.read_only())]
+    mounts += [("--bind", str(path)) for path in dict.fromkeys(plan.pinned(scan))]
+    mounts += [("--ro-bind", str(path)) for path in dict.fromkeys(plan.read_only(scan))]
     return mounts
 
 

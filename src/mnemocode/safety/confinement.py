@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,11 +108,29 @@ HIDDEN_SYSTEM: tuple[str, ...] = (
 # Embedded repositories are looked for this deep below a writable root, skipping
 # folders that only hold dependencies or build output.
 _SCAN_DEPTH = 3
+_RACY_NS = 50_000_000  # coarse file system clocks tick every few milliseconds
 _SCAN_SKIP = frozenset(
     {"node_modules", ".venv", "venv", "__pycache__", "target", "dist", "build", ".tox"}
 )
 # Variables a child process keeps even though their names look secret.
 _ALWAYS_PASS = frozenset({"SSH_AUTH_SOCK"})
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a scan for embedded repositories found, and the folders it looked into
+    with their mtimes: checking those (a stat each) tells whether a rescan could find
+    anything new, at a fraction of the scan's cost."""
+
+    found: tuple[Path, ...]
+    folders: tuple[tuple[str, int], ...]
+    taken_ns: int
+
+    def unchanged(self) -> bool:
+        # A folder changed within the file system's timestamp granularity of the
+        # scan may change again with the same mtime ("racy git"): rescan it.
+        racy = self.taken_ns - _RACY_NS
+        return all(_mtime(folder) == mtime < racy for folder, mtime in self.folders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,30 +159,43 @@ class Confinement:
         real = os.path.realpath(cwd)
         return any(real == str(r) or real.startswith(str(r) + os.sep) for r in self.roots)
 
-    def read_only(self) -> Iterator[Path]:
+    def scan(self) -> Scan:
+        """The embedded repositories below the writable roots, as the disk is now."""
+        folders: list[tuple[str, int]] = []
+        found = [path for root in self.roots for path in _embedded_git(root, folders)]
+        home = os.path.abspath(self.home)
+        if any(_under(Path(home), root) for root in self.roots):
+            with_home = _mtime(home)
+            if with_home is not None:
+                folders.append((home, with_home))
+        return Scan(tuple(found), tuple(folders), time.time_ns())
+
+    def read_only(self, scan: Scan | None = None) -> Iterator[Path]:
         """Existing paths inside the writable roots to mount read-only."""
         home = Path(os.path.abspath(self.home))
+        found = (scan or self.scan()).found
         for root in self.roots:
             for name in self.protected:
                 path = root / name
                 if os.path.lexists(path):
                     yield path
-            yield from _embedded_git(root)
+            yield from (path for path in found if _under(path, root))
             for name in HOME_PROTECTED:
                 path = home / name
                 if _under(path, root) and os.path.lexists(path):
                     yield path
 
-    def pinned(self) -> Iterator[Path]:
+    def pinned(self, scan: Scan | None = None) -> Iterator[Path]:
         """Git directories to mount onto themselves: a mount point cannot be renamed
         or removed, so a command cannot swap in a ``.git`` of its own making (its
         objects and refs stay writable: git commands work)."""
+        found = (scan or self.scan()).found
         for root in self.roots:
             if os.path.isdir(root / ".git") and not os.path.islink(root / ".git"):
                 yield root / ".git"
-            for path in _embedded_git(root):
-                if path.parent.name == ".git" or path.name == "config":
-                    yield path.parent
+        for path in found:
+            if path.parent.name == ".git" or path.name == "config":
+                yield path.parent
 
     def absent_protected(self) -> list[Path]:
         """Protected names that do not exist yet (watched by the tripwire): also a
@@ -227,16 +259,20 @@ def _under(path: Path, root: Path) -> bool:
 _GIT_DIR_PARTS = ("config", "hooks", "info", "commondir")
 
 
-def _embedded_git(root: Path) -> Iterator[Path]:
+def _embedded_git(root: Path, folders: list[tuple[str, int]]) -> Iterator[Path]:
     """Gitdir pointer files and the config and hooks of repositories below ``root``
-    (not its own ``.git``, which ``WORKDIR_PROTECTED`` covers)."""
+    (not its own ``.git``, which ``WORKDIR_PROTECTED`` covers). Every folder looked
+    into goes to ``folders`` with its mtime: a new entry anywhere changes one."""
     stack: list[tuple[Path, int]] = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
+        mtime = _mtime(str(folder))
         try:
             entries = list(os.scandir(folder))
         except OSError:
             continue
+        if mtime is not None:
+            folders.append((str(folder), mtime))
         names = {e.name for e in entries}
         if folder != root and {"HEAD", "config", "objects"} <= names:
             # A bare or embedded git directory (vendor/lib.git): its config runs code.
@@ -251,6 +287,13 @@ def _embedded_git(root: Path) -> Iterator[Path]:
                     yield path  # a gitdir pointer file
             elif depth < _SCAN_DEPTH and _descend(entry):
                 stack.append((path, depth + 1))
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _descend(entry: os.DirEntry[str]) -> bool:
