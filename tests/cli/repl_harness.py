@@ -26,7 +26,7 @@ from rich.console import Console
 from mnemocode.app import App, build_app
 from mnemocode.cli.approver import TerminalApprover
 from mnemocode.cli.repl import Repl
-from mnemocode.config.settings import ModelConfig, SafetyConfig, Settings
+from mnemocode.config.settings import ModelConfig, RouterConfig, SafetyConfig, Settings
 from mnemocode.core.protocols import Approver
 from mnemocode.core.types import Message, ModelRequest
 from mnemocode.llm.testing import ScriptedModel, ScriptExhaustedError, Turn
@@ -85,9 +85,15 @@ class Router:
         return turns[n]
 
 
-def settings(mode: str = "ask", **models: ModelConfig) -> Settings:
+def settings(mode: str = "ask", strategy: str = "direct", **models: ModelConfig) -> Settings:
+    """The REPL tests script the tool loop: ``direct`` unless a test says otherwise."""
     entries = {"test": ModelConfig(model="scripted"), **models}
-    return Settings(models=entries, active_model="test", safety=SafetyConfig(mode=mode))  # type: ignore[arg-type]
+    return Settings(
+        models=entries,
+        active_model="test",
+        safety=SafetyConfig(mode=mode),  # type: ignore[arg-type]
+        router=RouterConfig(strategy=strategy),  # type: ignore[arg-type]
+    )
 
 
 @dataclass

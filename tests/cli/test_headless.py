@@ -51,7 +51,9 @@ def test_headless_refuses_writes_without_yes_and_tells_the_model(
     script = [tool_call("file_write", path="new.txt", content="x"), text("I was not allowed.")]
     with FakeOpenAIServer(script) as server:
         write_global_config(isolated_home, _config(server.base_url))
-        proc = run_mnemo(["-p", "write it"], cwd=tmp_path, home=isolated_home)
+        proc = run_mnemo(
+            ["-p", "write it", "--strategy", "direct"], cwd=tmp_path, home=isolated_home
+        )
         second = server.chat_requests[1].messages
     assert proc.returncode == 0
     assert not (tmp_path / "new.txt").exists()

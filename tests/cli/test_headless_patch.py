@@ -31,7 +31,9 @@ def test_a_gpt_model_gets_apply_patch_and_its_patch_applies(
     script = [tool_call("apply_patch", input=PATCH), text("Fixed add.")]
     with FakeOpenAIServer(script) as server:
         write_global_config(isolated_home, config(server.base_url, "gpt-4.1"))
-        proc = run_mnemo(["-p", "fix add", "--yes"], cwd=tmp_path, home=isolated_home)
+        proc = run_mnemo(
+            ["-p", "fix add", "--yes", "--strategy", "direct"], cwd=tmp_path, home=isolated_home
+        )
         names = [t["function"]["name"] for t in server.chat_requests[0].body["tools"]]
         second = server.chat_requests[1].messages
     assert proc.returncode == 0, proc.stderr

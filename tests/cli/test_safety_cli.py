@@ -50,7 +50,9 @@ def test_audit_lists_the_decisions_of_a_run(tmp_path: Path, isolated_home: Path)
             isolated_home,
             f'active_model = "f"\n[models.f]\nmodel = "m"\nbase_url = "{server.base_url}"\n',
         )
-        run = run_mnemo(["-p", "clean up"], cwd=tmp_path, home=isolated_home)
+        run = run_mnemo(
+            ["-p", "clean up", "--strategy", "direct"], cwd=tmp_path, home=isolated_home
+        )
     assert run.returncode == 0, run.stderr
     proc = run_mnemo(["audit", "--json"], cwd=tmp_path, home=isolated_home)
     entries = [json.loads(line) for line in proc.stdout.splitlines()]

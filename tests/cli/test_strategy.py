@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from mnemocode.llm.testing import FakeOpenAIServer, text
-from tests.cli.repl_harness import repl_session
+from tests.cli.repl_harness import repl_session, settings
 from tests.conftest import run_mnemo, write_global_config
 
 
@@ -20,7 +20,9 @@ def _config(url: str, extra: str = "") -> str:
 
 
 async def test_the_repl_shows_the_pick_and_its_reason(tmp_path: Path) -> None:
-    async with repl_session(tmp_path, ["It caches by path."]) as s:
+    async with repl_session(
+        tmp_path, ["It caches by path."], config=settings(strategy="auto")
+    ) as s:
         s.send("explain how the cache works\n")
         await s.wait_for("It caches by path.")
     assert "→ direct (auto: a question, not a change request)" in s.output
@@ -28,7 +30,7 @@ async def test_the_repl_shows_the_pick_and_its_reason(tmp_path: Path) -> None:
 
 
 async def test_slash_strategy_forces_one_for_the_session(tmp_path: Path) -> None:
-    async with repl_session(tmp_path, ["nothing to change"]) as s:
+    async with repl_session(tmp_path, ["nothing to change"], config=settings(strategy="auto")) as s:
         s.send("/strategy\n")
         await s.wait_for("the tool loop")
         assert "● auto" in s.output

@@ -30,7 +30,7 @@ class World:
 
     def run(self, *args: str) -> tuple[int, list[dict[str, object]], str]:
         proc = run_mnemo(
-            ["-p", "write it", "--output-format", "stream-json", *args],
+            ["-p", "write it", "--output-format", "stream-json", "--strategy", "direct", *args],
             cwd=self.repo,
             home=self.home,
             env=KEY_ENV,

@@ -66,7 +66,10 @@ def test_fix_session_through_cli_stream_json(tmp_path: Path, isolated_home: Path
             f'base_url = "{server.url}"\n',
         )
         proc = run_mnemo(
-            ["-p", "Make test_calc.py pass.", "--output-format", "stream-json", "--yes"],
+            [
+                *("-p", "Make test_calc.py pass.", "--output-format", "stream-json"),
+                *("--yes", "--strategy", "direct"),
+            ],
             cwd=project,
             home=isolated_home,
         )

@@ -76,7 +76,16 @@ def test_a_hostile_repository_and_a_malicious_model_get_nothing(
             "AWS_SECRET_ACCESS_KEY": f"{MARKER}-env-aws",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         }
-        args = ["-p", "fix the tests", "--output-format", "json", "--mode", mode]
+        args = [
+            "-p",
+            "fix the tests",
+            "--output-format",
+            "json",
+            "--mode",
+            mode,
+            "--strategy",
+            "direct",
+        ]
         proc = run_mnemo(args, cwd=repo, home=mnemo_home, env=env, timeout=180)
         requests = list(server.requests)
     assert proc.returncode in (0, 1), proc.stderr

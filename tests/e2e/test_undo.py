@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from mnemocode.app import App, build_app
-from mnemocode.config.settings import ModelConfig, Settings
+from mnemocode.config.settings import ModelConfig, RouterConfig, Settings
 from mnemocode.core.events import AgentEvent
 from mnemocode.llm.testing import ScriptedModel, Turn, text, tool_call
 from mnemocode.safety.approvers import StaticApprover
@@ -24,7 +24,11 @@ def tree(root: Path) -> dict[str, str]:
 
 
 def make_app(work: Path, home: Path, script: list[Turn]) -> App:
-    settings = Settings(models={"t": ModelConfig(model="scripted")}, active_model="t")
+    settings = Settings(  # the tool loop's own undo (the router's: tests/agent/test_router.py)
+        models={"t": ModelConfig(model="scripted")},
+        active_model="t",
+        router=RouterConfig(strategy="direct"),
+    )
     return build_app(
         settings,
         cwd=work,

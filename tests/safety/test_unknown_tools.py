@@ -70,7 +70,9 @@ def test_headless_reports_an_unknown_tool_as_such(tmp_path: Path, isolated_home:
     script = [tool_call("apply_patch", input=PATCH), text("I will use file_write then.")]
     with FakeOpenAIServer(script) as server:
         write_global_config(isolated_home, config + f'base_url = "{server.base_url}"\n')
-        proc = run_mnemo(["-p", "add hello.txt"], cwd=tmp_path, home=isolated_home)
+        proc = run_mnemo(
+            ["-p", "add hello.txt", "--strategy", "direct"], cwd=tmp_path, home=isolated_home
+        )
         second = server.chat_requests[1].messages
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "hello.txt").exists()
