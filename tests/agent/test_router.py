@@ -20,6 +20,7 @@ from mnemocode.core.events import AgentEvent, Escalated, StrategyChosen, TurnFin
 from mnemocode.core.types import ToolCall
 from mnemocode.llm.testing import ScriptedModel, Turn, text, tool_call
 from mnemocode.safety.approvers import StaticApprover
+from mnemocode.tools.base import FunctionToolset
 
 ORIGINAL = "def add(a, b):\n    return a - b\n"
 
@@ -219,3 +220,25 @@ async def test_the_failed_strategy_is_not_run_again_for_the_task(
     # A new task starts at the forced rung again.
     await app.run_turn("and again", lambda _e: None)
     assert broken.runs == 2
+
+
+async def test_auto_keeps_a_change_request_direct_when_no_tool_can_edit(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    app, _model = make_app(repo(tmp_path), isolated_home, [text("I can only read.")])
+    registry = StrategyRegistry([DirectStrategy(app.agent), ReadOnlyRung()])
+    app.router = Router(app.agent, registry, RouterConfig())
+    app.agent.toolset = FunctionToolset([])
+    events: list[AgentEvent] = []
+    await app.run_turn("fix the bug in calc.py", events.append)
+    (chosen,) = [e for e in events if isinstance(e, StrategyChosen)]
+    assert chosen.strategy == "direct" and "no tool here edits files" in chosen.reason
+
+
+class ReadOnlyRung:
+    """Registered as context; never run here."""
+
+    name = "context"
+
+    async def run(self, attempt: Attempt, emit: Emit) -> RungResult:
+        raise AssertionError("the context rung must not run without edit tools")

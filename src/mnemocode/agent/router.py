@@ -26,6 +26,7 @@ from mnemocode.safety.checkpoints import CheckpointStore
 
 AUTO = "auto"
 INTERRUPTED = "[interrupted by the user]"
+EDIT_TOOLS = frozenset({"file_edit", "file_write", "apply_patch"})
 
 # ---- auto: reading the task ---------------------------------------------------------
 
@@ -232,7 +233,12 @@ class Router:
         found = classify(text)
         if found.strategy not in self.registry:
             return StrategyChosen("direct", f"{found.reason}; {found.strategy} is not available")
+        if found.strategy != "direct" and not self._can_edit():
+            return StrategyChosen("direct", f"{found.reason}, but no tool here edits files")
         return StrategyChosen(found.strategy, found.reason)
+
+    def _can_edit(self) -> bool:
+        return any(spec.name in EDIT_TOOLS for spec in self.agent.toolset.specs())
 
     async def run_turn(self, prompt: Message | str, emit: Emit) -> TurnFinished:
         message = Message.user(prompt) if isinstance(prompt, str) else prompt
