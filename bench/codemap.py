@@ -198,17 +198,27 @@ def child_ours(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_parse(spec: dict[str, Any]) -> dict[str, Any]:
-    from mnemocode.agent.codemap.languages import parser_for
+    """The floor: our grammars' parsers over the same files, no tags queries."""
+    import importlib
+
+    from tree_sitter import Language, Parser
+
+    from mnemocode.agent.codemap.languages import GRAMMARS, language_of
 
     root = Path(spec["root"])
-    files = Path(spec["files"]).read_text().split()
+    files = Path(spec["files"]).read_text().split("\n")
     start = time.perf_counter()
+    parsers: dict[str, Parser] = {}
     parsed = 0
     for rel in files:
-        parser = parser_for(rel)
-        if parser is None:
+        name = language_of(rel) if rel else None
+        if name is None:
             continue
-        parser.parse((root / rel).read_bytes())
+        if name not in parsers:
+            module, function = GRAMMARS[name]
+            language = Language(getattr(importlib.import_module(module), function)())
+            parsers[name] = Parser(language)
+        parsers[name].parse((root / rel).read_bytes())
         parsed += 1
     return {"parse": time.perf_counter() - start, "parsed": parsed}
 
