@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -56,6 +57,7 @@ class MapWorker:
                 future.set_result(job())
             except BaseException as exc:  # handed to whoever waits for it
                 future.set_exception(exc)
+            del item, job, future  # waiting for the next job must not keep this one's owner
 
 
 class SessionMap:
@@ -84,6 +86,8 @@ class SessionMap:
     def _submit(self, job: Callable[[], T]) -> Future[T]:
         if self._worker is None:
             self._worker = MapWorker("mnemo-codemap")
+            # A session dropped without close() (a replaced App) ends its thread too.
+            weakref.finalize(self, self._worker.stop)
         return self._worker.submit(job)
 
     async def run(self, job: Callable[[CodeMap], T]) -> T:
