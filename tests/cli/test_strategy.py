@@ -96,3 +96,12 @@ def test_an_unknown_strategy_is_a_usage_error(tmp_path: Path, isolated_home: Pat
     proc = run_mnemo(["-p", "hi", "--strategy", "fastest"], cwd=tmp_path, home=isolated_home)
     assert proc.returncode == 2
     assert "router.strategy: Input should be 'auto', 'direct' or 'context'" in proc.stderr
+
+
+def test_verbose_text_says_the_pick_on_stderr(tmp_path: Path, isolated_home: Path) -> None:
+    with FakeOpenAIServer([text("It caches by path.")]) as server:
+        write_global_config(isolated_home, _config(server.base_url))
+        proc = run_mnemo(["-p", "explain the cache", "-v"], cwd=tmp_path, home=isolated_home)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "It caches by path.\n"
+    assert "mnemo: → direct (auto: a question, not a change request)" in proc.stderr

@@ -61,6 +61,9 @@ class _Printer:
     def __call__(self, event: AgentEvent) -> None:
         if self.fmt is OutputFormat.stream_json:
             self.line(event_to_dict(event))
+        elif isinstance(event, Escalated) and self.fmt is OutputFormat.text:
+            line = ladder_line(event)  # another rung costs calls: always said
+            print(f"mnemo: {line.plain if line else ''}", file=self.err, flush=True)
         elif self.verbose and self.fmt is OutputFormat.text:
             if isinstance(event, ToolCallStarted):
                 args = json.dumps(event.call.arguments, ensure_ascii=False)[:200]
@@ -69,9 +72,9 @@ class _Printer:
                 status = "error" if event.result.is_error else "ok"
                 first = event.result.text.strip().splitlines()[:1]
                 print(f"  ⎿ {status}: {first[0][:160] if first else ''}", file=self.err, flush=True)
-            elif isinstance(event, StrategyChosen | Escalated):
+            elif isinstance(event, StrategyChosen):
                 line = ladder_line(event)
-                print(line.plain if line else "", file=self.err, flush=True)
+                print(f"mnemo: {line.plain if line else ''}", file=self.err, flush=True)
 
     def line(self, data: dict[str, Any]) -> None:
         self.out.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
