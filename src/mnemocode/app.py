@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnemocode.agent.budget import TokenMeter, memory_caps
+from mnemocode.agent.codemap.session import (
+    CACHE_FILE,
+    SessionMap,
+    first_request_budget,
+    first_request_section,
+)
+from mnemocode.agent.codemap.tool import TOOL_NAME as CODE_MAP_TOOL
+from mnemocode.agent.codemap.tool import code_map_tool
 from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.instructions import InstructionFile, find_instructions
@@ -23,7 +31,7 @@ from mnemocode.agent.strategies import DirectStrategy, StrategyRegistry
 from mnemocode.config.paths import find_project_root
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
-from mnemocode.core.events import AgentEvent, TurnFinished
+from mnemocode.core.events import AgentEvent, Notice, TurnFinished
 from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
 from mnemocode.core.types import Message, ModelRequest, ToolSpec, Usage
 from mnemocode.llm.base import complete
@@ -38,7 +46,7 @@ from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
 from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety, build_safety
 from mnemocode.tools.base import FunctionToolset
-from mnemocode.tools.builtin import patch_tools, tools_for_window
+from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
 
 if TYPE_CHECKING:
     from mnemocode.memory.background import BackgroundJobs
@@ -100,6 +108,10 @@ class App:
     notices: list[str] = field(default_factory=list)
     # Built-in tools not offered because the model's context window is small.
     left_out_tools: list[str] = field(default_factory=list)
+    # The ranked code map of the work directory (None: [codemap] tokens = 0), and
+    # its section in the system prefix, made at the session's first request.
+    code_map: SessionMap | None = None
+    first_map: str | None = None
     # Picks the strategy of each turn and escalates (``agent/router.py``).
     router: Router | None = None
 
@@ -117,6 +129,7 @@ class App:
                 self.memory.flush()
             emit(event)
 
+        await self._map_first_request(prompt, emit)
         run = self.router.run_turn if self.router is not None else self.agent.run_turn
         try:
             return await run(prompt, emit_durably)
@@ -127,6 +140,40 @@ class App:
             self._extract_during_long_session()
 
     # ---- memory and sessions -------------------------------------------------
+
+    async def _map_first_request(
+        self, prompt: Message | str, emit: Callable[[AgentEvent], None]
+    ) -> None:
+        """Once a session: a large repository's map, focused on the first task, joins
+        the system prefix (and stays, byte for byte, so prompt caches hit)."""
+        if self.code_map is None or self.first_map is not None:
+            return
+        self.first_map = ""
+        config = self.settings.codemap
+        tokens = first_request_budget(config.first_request_tokens, self.agent.slot.context_window)
+        if tokens == 0:
+            return
+        task = prompt if isinstance(prompt, str) else prompt.text
+        offered = any(s.name == CODE_MAP_TOOL for s in self.tool_specs())
+        root, min_files = self.code_map.root, config.first_request_min_files
+        try:
+            self.first_map = await self.code_map.run(
+                lambda cm: first_request_section(
+                    cm, root, task, tokens=tokens, min_files=min_files, tool=offered
+                )
+            )
+        except Exception as exc:  # the map is an extra: the turn goes on without it
+            emit(Notice("warning", f"no code map in this request: {exc}"))
+            return
+        if self.first_map:
+            self.agent.context.prefix = self._system_prefix()
+
+    def _system_prefix(self) -> SystemPrefix:
+        return SystemPrefix.build(
+            self.cwd, self.instructions, self.settings.agent.system_prompt,
+            memory=self.memory.prefix_text() if self.memory else "",
+            tool_names={s.name for s in self.tool_specs()}, code_map=self.first_map or "",
+        )  # fmt: skip
 
     def _record(self, turn: int, message: Message) -> None:
         if self.memory is None:
@@ -213,10 +260,7 @@ class App:
             report = self.memory.sync_mirror(self.project.workdir)
             if report.user_edits or report.problem:
                 self.notices.append(report.describe())
-        self.agent.context.prefix = SystemPrefix.build(
-            self.cwd, self.instructions, self.settings.agent.system_prompt,
-            memory=self.memory.prefix_text(), tool_names={s.name for s in self.tool_specs()},
-        )  # fmt: skip
+        self.agent.context.prefix = self._system_prefix()
         self.agent.context.recent = self.memory.recent_section(exclude_session=self.session_id).text
 
     def new_session(self) -> str:
@@ -235,6 +279,7 @@ class App:
             self.router.reset_session()
         self.history_offset = self.extracted_upto = 0
         self.session_stored = False
+        self.first_map = None
         self.refresh_memory()
         return self.session_id
 
@@ -410,6 +455,11 @@ def build_app(
         notices.append(f"context window: {found.tokens} tokens ({found.source})")
     small_tools, left_out_tools = tools_for_window(config.context_window)
     small_tools += patch_tools(settings.tools.apply_patch, config.model)
+    code_map = _code_map(settings, workdir, state_dir)
+    if code_map is not None and config.context_window > SMALL_WINDOW:
+        small_tools.append(code_map_tool(code_map))
+    elif code_map is not None:
+        left_out_tools.append(CODE_MAP_TOOL)
     inner = tools if tools is not None else FunctionToolset(small_tools)
     if memory is not None:
         recent_cap, prefix_cap = memory_caps(
@@ -476,6 +526,7 @@ def build_app(
         notices=notices,
         left_out_tools=[] if tools is not None else left_out_tools,
         router=_router(agent, settings, safety),
+        code_map=code_map,
     )
     if memory is not None:
         agent.recorder = app._record
@@ -486,6 +537,20 @@ def build_app(
             on_compacted=app._compacted,
         )
     return app
+
+
+def _code_map(settings: Settings, workdir: Path, state_dir: Path) -> SessionMap | None:
+    """The session's code map, its build started (nothing waits for it); its tag
+    cache is the project's, so it outlives the session."""
+    config = settings.codemap
+    if config.tokens == 0:
+        return None
+    code_map = SessionMap(
+        workdir, cache_path=state_dir / CACHE_FILE, tokens=config.tokens,
+        max_file_bytes=config.max_file_bytes,
+    )  # fmt: skip
+    code_map.start()
+    return code_map
 
 
 def _router(agent: Agent, settings: Settings, safety: Safety) -> Router:
