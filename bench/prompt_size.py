@@ -1,31 +1,50 @@
 """Prompt size: the fixed overhead of every request — system prompt, tool schemas,
 memory (core + project in the prefix, recent-session summaries) — at a 4k, 32k and
 200k context window, as the app wires it (compact tool set at ≤16k, memory caps as
-a share of the window). Counted with tiktoken's o200k_base (the ranks shipped in
-the `bpe-openai` package). Memory is a fixed sample: 6 session summaries, 14
-project entries and 5 traits about the user (more than any cap lets in at 4k).
-Target: fixed overhead ≤ 25 % of a 4k window."""
+a share of the window; the code_map tool above 16k). Counted with tiktoken's
+o200k_base (the ranks shipped in the `bpe-openai` package). Memory is a fixed
+sample: 6 session summaries, 14 project entries and 5 traits about the user (more
+than any cap lets in at 4k).
+Target: fixed overhead ≤ 25 % of a 4k window.
+
+Then the small code map the first request carries in a repository too large to
+list: its tokens on this repository (git) and on the standard library's ``Lib/``,
+focused on a fixed task, at each window."""
 
 from __future__ import annotations
 
 import json
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
 from mnemocode.agent.budget import memory_caps
+from mnemocode.agent.codemap.session import (
+    SessionMap,
+    first_request_budget,
+    first_request_section,
+)
+from mnemocode.agent.codemap.tool import code_map_tool
 from mnemocode.agent.context import SystemPrefix
-from mnemocode.config.settings import MemoryConfig
+from mnemocode.config.settings import CodeMapConfig, MemoryConfig
 from mnemocode.llm.openai_format import to_tools
 from mnemocode.llm.tokens import count_tokens, encoding_name
 from mnemocode.memory import injection
 from mnemocode.memory.types import Entry, Summary, Trait
 from mnemocode.tools.base import Tool
-from mnemocode.tools.builtin import builtin_tools, tools_for_window
+from mnemocode.tools.builtin import SMALL_WINDOW, builtin_tools, tools_for_window
 
 WINDOWS = (4_096, 32_768, 200_000)
 TARGET_SHARE_4K = 0.25
 NOW = 1_760_000_000.0
+ROOT = Path(__file__).resolve().parents[1]
+MAP_TASK = (
+    "The token budget of the rendered map is off by one: a file whose definitions "
+    "just fit is dropped. Fix render and add a test."
+)
+# A SessionMap that is never started: only the tool's schema is counted.
+_MAP_TOOL = code_map_tool(SessionMap(ROOT, cache_path=None, tokens=0, max_file_bytes=1))
 
 
 def _summaries() -> list[Summary]:
@@ -82,6 +101,8 @@ def overhead(window: int, *, scaled: bool = True) -> dict[str, int]:
     """Fixed tokens for ``window``; ``scaled`` False: as before any scaling (every
     tool in full, the configured memory caps)."""
     tools = tools_for_window(window)[0] if scaled else builtin_tools()
+    if scaled and window > SMALL_WINDOW:
+        tools = [*tools, _MAP_TOOL]
     names = {t.name for t in tools}
     prefix_memory, recent = _memory(window, scaled=scaled)
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +118,44 @@ def overhead(window: int, *, scaled: bool = True) -> dict[str, int]:
         "memory": memory,
         "total": system + tool_tokens + memory,
     }
+
+
+def map_rows() -> list[str]:
+    """The first request's code map: tokens per repository and window."""
+    from mnemocode.agent.codemap import CodeMap
+
+    config = CodeMapConfig()
+    repos = [
+        ("mnemocode (this repository)", ROOT),
+        ("CPython `Lib/`", Path(sysconfig.get_paths()["stdlib"])),
+    ]
+    lines = [
+        "",
+        f"Code map in the first request (`[codemap] first_request_tokens` = "
+        f"{config.first_request_tokens}, only above {config.first_request_min_files} files; "
+        f"none at ≤16k; at most 5 % of the window), focused on a fixed task; tag cache cold:",
+        "",
+        "| repository | files | window | map tokens (with header) | share of window | cold build |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, root in repos:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            code_map = CodeMap(root, cache_path=Path(tmp) / "codemap.db")
+            files = len(code_map.selection().files)
+            built = time.perf_counter() - started
+            for window in WINDOWS:
+                budget = first_request_budget(config.first_request_tokens, window)
+                section = first_request_section(
+                    code_map, root, MAP_TASK, tokens=budget,
+                    min_files=config.first_request_min_files, tool=True,
+                )  # fmt: skip
+                tokens = count_tokens(section) if section else 0
+                lines.append(
+                    f"| {label} | {files:,} | {window:,} | {tokens} | {tokens / window:.1%} | "
+                    f"{built:.2f} s |"
+                )
+    return lines
 
 
 def run() -> str:
@@ -139,7 +198,8 @@ def run() -> str:
         "| tool | tokens |",
         "|---|---|",
     ]
-    lines += [f"| `{t.name}` | {_schema_tokens([t])} |" for t in builtin_tools()]
+    lines += [f"| `{t.name}` | {_schema_tokens([t])} |" for t in [*builtin_tools(), _MAP_TOOL]]
+    lines += map_rows()
     lines.append(f"\n({time.perf_counter() - started:.2f} s)")
     return "\n".join(lines) + "\n"
 
