@@ -351,6 +351,8 @@ class GuardedToolset:
         source: str,
         checkpoint: str | None = None,
     ) -> ToolResult:
+        if outcome == "denied" and result.denied_by is None:
+            result.denied_by = source  # callers tell a denial from a failed call by it
         if self.audit is not None:
             from mnemocode.safety.audit import AuditEntry
 
