@@ -5,6 +5,7 @@ Front ends call this and then talk to ``App``; nothing else reads Settings.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
@@ -157,11 +158,24 @@ class App:
         offered = any(s.name == CODE_MAP_TOOL for s in self.tool_specs())
         root, min_files = self.code_map.root, config.first_request_min_files
         try:
-            self.first_map = await self.code_map.run(
-                lambda cm: first_request_section(
-                    cm, root, task, tokens=tokens, min_files=min_files, tool=offered
+            self.first_map = await asyncio.wait_for(
+                self.code_map.run(
+                    lambda cm: first_request_section(
+                        cm, root, task, tokens=tokens, min_files=min_files, tool=offered
+                    )
+                ),
+                timeout=config.first_request_wait_s,
+            )
+        except TimeoutError:  # the user is not kept waiting for a first build
+            emit(
+                Notice(
+                    "info",
+                    "The code map is still being built: the first request goes without it "
+                    "(code_map and /map will use it once it is ready).",
                 )
             )
+            self.first_map = ""
+            return
         except Exception as exc:  # the map is an extra: the turn goes on without it
             emit(Notice("warning", f"no code map in this request: {exc}"))
             return

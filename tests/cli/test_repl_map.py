@@ -69,3 +69,16 @@ def test_a_repository_small_enough_to_list_gets_no_map(tmp_path: Path, isolated_
     assert proc.returncode == 0, proc.stderr
     assert "Code map:" not in _system(request.messages)
     assert "code_map" in {t["function"]["name"] for t in request.body["tools"]}
+
+
+def test_the_first_request_does_not_wait_for_a_slow_first_build(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo", many_files(12))
+    with FakeOpenAIServer([text("ok")]) as server:
+        config = _config(server.base_url, min_files=10) + "first_request_wait_s = 0\n"
+        write_global_config(isolated_home, config)
+        proc = run_mnemo(["-p", "why does flush_pending_rows fail?"], cwd=repo, home=isolated_home)
+        [request] = server.chat_requests
+    assert proc.returncode == 0, proc.stderr
+    assert "Code map:" not in _system(request.messages)

@@ -172,6 +172,9 @@ class CodeMapConfig(_Strict):
     # more than ``first_request_min_files`` files (too many to list); 0 = never.
     first_request_tokens: int = Field(default=1_024, ge=0)
     first_request_min_files: int = Field(default=40, ge=0)
+    # How long the first request may wait for the map's first build (a cold build of
+    # a large repository); past it the session goes on without the first-request map.
+    first_request_wait_s: float = Field(default=2.0, ge=0)
     # Files larger than this are left out of the map (bytes).
     max_file_bytes: int = Field(default=1_000_000, gt=0)
 
