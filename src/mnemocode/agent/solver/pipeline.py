@@ -22,7 +22,7 @@ from mnemocode.agent.solver.gather import Gathered, gather
 from mnemocode.agent.solver.outcome import SolveFailed, SolveOutcome
 from mnemocode.agent.solver.plan import Plan, make_plan, whole_project
 from mnemocode.agent.solver.polish import polish_prompt
-from mnemocode.agent.solver.project import MapSource, Project
+from mnemocode.agent.solver.project import AnyMap, Project, map_files
 from mnemocode.agent.solver.review import review
 from mnemocode.agent.solver.runner import ToolRunner
 from mnemocode.agent.solver.solve import (
@@ -60,7 +60,7 @@ class ContextSolver:
         toolset: Toolset,
         tool_context: ToolContext,
         config: SolverConfig,
-        codemap: MapSource | None,
+        codemap: AnyMap | None,
         meter: TokenMeter,
         system_prompt: str,
         checkpoints: CheckpointStore | None = None,
@@ -132,7 +132,7 @@ class _Run:
     async def go(self) -> SolveOutcome:
         config = self.solver.config
         root = self.solver.tool_context.cwd
-        project = Project.scan(root, self.solver.codemap)
+        project = Project.scan(root, await map_files(self.solver.codemap, root))
         self.verifier = Verifier(
             root, self.solver.tool_context.sandbox, config.verify_timeout_s, project.files
         )

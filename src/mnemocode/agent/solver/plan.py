@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mnemocode.agent.codemap.types import Focus
 from mnemocode.agent.solver.calls import Caller
 from mnemocode.agent.solver.outcome import SolveFailed
-from mnemocode.agent.solver.project import MapSource, Project, mentioned_files
+from mnemocode.agent.solver.project import AnyMap, Project, mentioned_files, render_map
 from mnemocode.core.types import Message, ToolSpec
 
 PLAN_TOOL = "submit_plan"
@@ -51,14 +51,14 @@ def whole_project(project: Project, budget: int) -> Plan | None:
     return Plan(files=[FileRequest(path=f) for f in project.files])
 
 
-def plan_prompt(task: str, project: Project, codemap: MapSource | None, learnt: str) -> str:
+async def plan_prompt(task: str, project: Project, codemap: AnyMap | None, learnt: str) -> str:
     parts = [f"<task>\n{task}\n</task>"]
     if learnt:
         parts.append(learnt)
     code = ""
     if codemap is not None:
         focus = Focus(files=dict.fromkeys(mentioned_files(task, project.files), 1.0), text=task)
-        code = codemap.render(focus, tokens=PLAN_MAP_TOKENS)
+        code = await render_map(codemap, focus, PLAN_MAP_TOKENS)
     if code:
         parts.append(f"<code-map>\n{code}\n</code-map>")
     else:
@@ -79,10 +79,10 @@ async def make_plan(
     task: str,
     *,
     project: Project,
-    codemap: MapSource | None,
+    codemap: AnyMap | None,
     learnt: str,
 ) -> Plan:
-    prompt = plan_prompt(task, project, codemap, learnt)
+    prompt = await plan_prompt(task, project, codemap, learnt)
     response = await caller.call(
         [*history, Message.user(prompt)], [PLAN_SPEC], tool_choice=PLAN_TOOL
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from mnemocode.agent.codemap.types import Focus, Selection
 
@@ -16,6 +16,7 @@ SKIPPED_DIRS = frozenset(
     {".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", "target"}
 )
 BYTES_PER_TOKEN = 4
+T = TypeVar("T")
 MAX_FILE_BYTES = 1_000_000
 
 
@@ -27,6 +28,33 @@ class MapSource(Protocol):
     def render(self, focus: Focus, *, tokens: int) -> str: ...
 
 
+@runtime_checkable
+class MapRunner(Protocol):
+    """A map owned by another thread (``codemap.session.SessionMap``): jobs run there."""
+
+    async def run(self, job: Callable[[Any], T]) -> T: ...
+
+
+AnyMap = MapSource | MapRunner
+
+
+async def with_map(codemap: AnyMap, job: Callable[[MapSource], T]) -> T:
+    """Run ``job`` on the map, on the thread that owns it when it has one."""
+    if isinstance(codemap, MapRunner):
+        return await codemap.run(job)
+    return job(codemap)
+
+
+async def map_files(codemap: AnyMap | None, root: Path) -> list[str]:
+    if codemap is None:
+        return list_files(root)
+    return await with_map(codemap, lambda cm: list(cm.selection().files))
+
+
+async def render_map(codemap: AnyMap, focus: Focus, tokens: int) -> str:
+    return await with_map(codemap, lambda cm: cm.render(focus, tokens=tokens))
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
     root: Path
@@ -34,8 +62,7 @@ class Project:
     tokens: int  # rough size of all of them, in tokens
 
     @classmethod
-    def scan(cls, root: Path, codemap: MapSource | None) -> Project:
-        files = list(codemap.selection().files) if codemap is not None else list_files(root)
+    def scan(cls, root: Path, files: Sequence[str]) -> Project:
         size = 0
         kept: list[str] = []
         for rel in files:
