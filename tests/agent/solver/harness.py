@@ -98,6 +98,7 @@ def rig(
     *,
     config: SolverConfig | None = None,
     approvals: Approvals | None = None,
+    context_window: int = 100_000,
 ) -> Rig:
     model = ScriptedModel(script)
     home = tmp_path / "home"
@@ -115,7 +116,7 @@ def rig(
         cwd=work, sandbox=safety.sandbox, log_dir=tmp_path / "logs", session_id="s1", turn=1
     )
     solver = ContextSolver(
-        slot=ModelSlot(model, 100_000),
+        slot=ModelSlot(model, context_window),
         toolset=safety.guard,
         tool_context=context,
         config=config or SolverConfig(),

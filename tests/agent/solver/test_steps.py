@@ -51,3 +51,12 @@ def test_verify_picks_the_tests_importing_a_changed_module(tmp_path: Path) -> No
     assert affected_tests(tmp_path, ["tests/test_other.py"], every) == ["tests/test_other.py"]
     # No ruff or mypy config here: only pytest is run.
     assert [c.name for c in detect(tmp_path, ["src/shop/cart.py"], every)] == ["pytest"]
+
+
+async def test_a_solve_that_does_not_fit_the_window_is_context_overflow(tmp_path: Path) -> None:
+    work = make_repo(tmp_path)
+    r = rig(tmp_path, work, [calls(FIX), OK], context_window=200)
+    outcome = await r.run("fix add")
+    assert outcome.failure == "context_overflow"
+    assert "fit the model's context window" in outcome.reason
+    assert outcome.model_calls == 0 and r.model.requests == []

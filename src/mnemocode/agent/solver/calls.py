@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mnemocode.agent.budget import TokenMeter
 from mnemocode.agent.loop import Emit, ModelSlot
 from mnemocode.agent.solver.outcome import SolveFailed
 from mnemocode.core.errors import ContextOverflowError, ModelError
@@ -24,6 +25,9 @@ from mnemocode.core.types import (
     Usage,
 )
 
+# What a request may take of the window; the rest is left for the answer.
+WINDOW_SHARE = 0.8
+
 
 @dataclass(slots=True)
 class Caller:
@@ -32,6 +36,7 @@ class Caller:
     slot: ModelSlot
     system: list[SystemBlock]
     emit: Emit
+    meter: TokenMeter
     calls: int = 0
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None
@@ -45,6 +50,12 @@ class Caller:
         stream_text: bool = False,
     ) -> ModelResponse:
         request = ModelRequest(list(messages), list(self.system), list(tools), tool_choice)
+        needed, room = self.meter.measure(request), int(self.slot.context_window * WINDOW_SHARE)
+        if needed > room:
+            raise SolveFailed(
+                "context_overflow",
+                f"the request needs ~{needed} tokens; ~{room} fit the model's context window",
+            )
         started = time.perf_counter()
         response: ModelResponse | None = None
         try:

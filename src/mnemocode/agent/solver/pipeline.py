@@ -86,7 +86,7 @@ class ContextSolver:
             task,
             emit,
             learnt,
-            Caller(self.slot, system, emit),
+            Caller(self.slot, system, emit, self.meter),
             ToolRunner(self.toolset, self.tool_context, emit),
             Changes(self.tool_context.cwd),
             _text_history(history),
