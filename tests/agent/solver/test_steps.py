@@ -7,7 +7,7 @@ from pathlib import Path
 from mnemocode.agent.solver.checks import affected_tests, detect
 from mnemocode.config.settings import SolverConfig
 from mnemocode.core.events import SolverStep
-from mnemocode.llm.testing import Turn, calls
+from mnemocode.llm.testing import Turn, call, calls
 from tests.agent.solver.harness import make_repo, rig
 from tests.agent.solver.test_pipeline import FIX, OK
 
@@ -60,3 +60,15 @@ async def test_a_solve_that_does_not_fit_the_window_is_context_overflow(tmp_path
     assert outcome.failure == "context_overflow"
     assert "fit the model's context window" in outcome.reason
     assert outcome.model_calls == 0 and r.model.requests == []
+
+
+async def test_files_a_command_changed_are_verified(tmp_path: Path) -> None:
+    work = make_repo(tmp_path)
+    script = "printf 'import os\\n' > helper.py"
+    script_turns = [calls(FIX, call("run", command=script)), calls()]
+    r = rig(tmp_path, work, script_turns, config=SolverConfig(fix_cycles=1))
+    outcome = await r.run("fix add and add helper.py")
+    assert (work / "helper.py").read_text() == "import os\n"
+    fix_prompt = r.model.requests[1].messages[-1].text
+    assert "helper.py" in fix_prompt and "F401" in fix_prompt
+    assert outcome.failure == "checks_failing"

@@ -133,6 +133,7 @@ class _Run:
         config = self.solver.config
         root = self.solver.tool_context.cwd
         project = Project.scan(root, await map_files(self.solver.codemap, root))
+        await asyncio.to_thread(self.changes.start)
         self.verifier = Verifier(
             root, self.solver.tool_context.sandbox, config.verify_timeout_s, project.files
         )

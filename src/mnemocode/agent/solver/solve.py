@@ -6,6 +6,8 @@ before the first one runs; a denial stops the batch."""
 from __future__ import annotations
 
 import difflib
+import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +102,11 @@ class Changes:
     root: Path
     before: dict[str, bytes | None] = field(default_factory=dict)  # None: did not exist
     operations: list[str] = field(default_factory=list)
+    # ``git status`` before the solve: a ``run`` operation's changes are what is new in it.
+    status: frozenset[str] = frozenset()
+
+    def start(self) -> None:
+        self.status = git_status(self.root)
 
     def remember(self, path: str) -> None:
         if path not in self.before:
@@ -107,12 +114,17 @@ class Changes:
             self.before[path] = target.read_bytes() if target.is_file() else None
 
     def changed(self) -> list[str]:
-        return [p for p, old in self.before.items() if _read(self.root / p) != old]
+        """Files the operations changed, and files a command changed (git status)."""
+        edited = [p for p, old in self.before.items() if _read(self.root / p) != old]
+        ran = any(op.startswith("run ") for op in self.operations)
+        other = sorted(git_status(self.root) - self.status - set(self.before)) if ran else []
+        return edited + other
 
     def diff(self) -> str:
         out: list[str] = []
         for path in sorted(self.changed()):
-            old = (self.before[path] or b"").decode("utf-8", "replace").splitlines(keepends=True)
+            was = self.before[path] if path in self.before else _committed(self.root, path)
+            old = (was or b"").decode("utf-8", "replace").splitlines(keepends=True)
             new = (_read(self.root / path) or b"").decode("utf-8", "replace")
             out.extend(
                 difflib.unified_diff(old, new.splitlines(keepends=True), f"a/{path}", f"b/{path}")
@@ -127,6 +139,29 @@ class Changes:
                 target.unlink(missing_ok=True)
             else:
                 target.write_bytes(old)
+
+
+def git_status(root: Path) -> frozenset[str]:
+    """Paths ``git status`` lists as changed or untracked (empty outside a repository)."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "-z", "--untracked-files=all"],
+            cwd=root, capture_output=True, check=False, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    if done.returncode != 0:
+        return frozenset()
+    entries = [os.fsdecode(e) for e in done.stdout.split(b"\0") if e]
+    return frozenset(e[3:] for e in entries if len(e) > 3 and e[2] == " ")
+
+
+def _committed(root: Path, path: str) -> bytes | None:
+    """A file as the last commit has it (None: not in it)."""
+    done = subprocess.run(
+        ["git", "show", f"HEAD:{path}"], cwd=root, capture_output=True, check=False, timeout=30
+    )
+    return done.stdout if done.returncode == 0 else None
 
 
 def _read(path: Path) -> bytes | None:
