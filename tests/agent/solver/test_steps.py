@@ -7,6 +7,7 @@ from pathlib import Path
 from mnemocode.agent.solver.checks import affected_tests, detect
 from mnemocode.config.settings import SolverConfig
 from mnemocode.core.events import SolverStep
+from mnemocode.core.types import Message
 from mnemocode.llm.testing import Turn, call, calls
 from tests.agent.solver.harness import make_repo, rig
 from tests.agent.solver.test_pipeline import FIX, OK
@@ -72,3 +73,16 @@ async def test_files_a_command_changed_are_verified(tmp_path: Path) -> None:
     fix_prompt = r.model.requests[1].messages[-1].text
     assert "helper.py" in fix_prompt and "F401" in fix_prompt
     assert outcome.failure == "checks_failing"
+
+
+async def test_the_solve_call_sees_the_conversation_and_what_was_learnt(tmp_path: Path) -> None:
+    work = make_repo(tmp_path)
+    r = rig(tmp_path, work, [calls(FIX), OK])
+    history = [Message.user("add is in calc.py"), Message.assistant("Noted.")]
+    outcome = await r.solver.run(
+        "fix add", r.events.append, history=history, learnt="<mnemo-escalation>x</mnemo-escalation>"
+    )
+    assert outcome.ok, outcome.reason
+    messages = r.model.requests[0].messages
+    assert [m.text for m in messages[:2]] == ["add is in calc.py", "Noted."]
+    assert "<mnemo-escalation>x</mnemo-escalation>" in messages[-1].text
