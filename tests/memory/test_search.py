@@ -15,6 +15,7 @@ from mnemocode.config.settings import MemoryConfig
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import Message, ToolCall, ToolResult
 from mnemocode.llm.tokens import count_tokens
+from mnemocode.memory.query import day_range
 from mnemocode.memory.search import SearchOptions
 from mnemocode.memory.service import Memory, open_registry
 from mnemocode.memory.types import Entry, SearchHit, Summary
@@ -474,6 +475,90 @@ def test_queries_without_searchable_words(memory: Memory, clock: Clock) -> None:
     assert memory.search("   ") == []
     assert memory.search("the of and what") == []
     assert memory.search("***") == []
+
+
+# ---- replies, sessions, named days ---------------------------------------------------
+
+
+def test_the_reply_to_a_matching_question_comes_first(memory: Memory, clock: Clock) -> None:
+    # The question shares the query's words; the answer ("Boston") shares none.
+    session(
+        memory,
+        clock,
+        "trip",
+        YESTERDAY,
+        [
+            [Message.user("that photo of the harbour is great, which city did you take it in?")],
+            [Message.assistant("Boston, on the last day of the conference.")],
+            [Message.user("nice. now bump the version number for the release")],
+        ],
+    )
+    hits = memory.search("which city was the harbour photo taken in", sources=("history",))
+    assert hits[0].text == "assistant: Boston, on the last day of the conference."
+    assert hits[1].text.startswith("user: that photo of the harbour")
+    memory.searcher.options = SearchOptions(reply_weight=0.0, reply_to_question_weight=0.0)
+    plain = memory.search("which city was the harbour photo taken in", sources=("history",))
+    assert plain[0].text.startswith("user: that photo of the harbour")
+
+
+def test_a_reply_with_none_of_the_words_is_found(memory: Memory, clock: Clock) -> None:
+    # The reply has none of the query's words: it is the answer, and once it has
+    # its share the question keeps less of its own.
+    turns = [[Message.user("did the nightly kangaroo backup finish?")]]
+    turns += [[Message.assistant("Yes: 41 GB, checksum verified.")]]
+    session(memory, clock, "ops", YESTERDAY, turns)
+    refs = [h.ref for h in memory.search("kangaroo backup", sources=("history",))]
+    assert refs[:2] == ["msg:ops:1", "msg:ops:0"]
+
+
+def test_a_session_about_the_question_lifts_its_turns(memory: Memory, clock: Clock) -> None:
+    # Two sessions open with the same message; one of them says the query's third
+    # word turns later (too far for the neighbour context): its turn ranks first.
+    filler = [[Message.user(f"unrelated step {i}: edited the readme")] for i in range(4)]
+    for sid, last in (("about", "the rollback worked"), ("lone", "the tests worked")):
+        opening = [Message.user("quagga migration failed on staging")]
+        session(memory, clock, sid, YESTERDAY, [opening, *filler, [Message.user(last)]])
+    other = [[Message.user(f"release {i}: changelog updated, tag pushed")] for i in range(30)]
+    session(memory, clock, "other", LAST_WEEK, other)
+    query = "quagga migration rollback"
+    scores = {h.ref: h.score for h in memory.search(query, sources=("history",), limit=20)}
+    assert scores["msg:about:0"] > scores["msg:lone:0"]
+    memory.searcher.options = SearchOptions(session_weight=0.0)
+    flat = {h.ref: h.score for h in memory.search(query, sources=("history",), limit=20)}
+    assert flat["msg:about:0"] == pytest.approx(flat["msg:lone:0"])
+
+
+@pytest.mark.parametrize("named", ["on 4 March, 2025", "on March 4, 2025", "on 2025-03-04"])
+def test_a_named_day_puts_that_days_hits_first(memory: Memory, clock: Clock, named: str) -> None:
+    session(
+        memory,
+        clock,
+        "old",
+        LONG_AGO,
+        [[Message.user("deploy deploy: the deploy to production, deploy logs attached")]],
+    )
+    session(
+        memory,
+        clock,
+        "that-day",
+        LAST_WEEK,  # Tuesday 4 March
+        [[Message.user("long notes on many things; " + "lorem ipsum " * 40 + "and a deploy")]],
+    )
+    hits = memory.search(f"what went wrong with the deploy {named}?", sources=("history",))
+    assert [h.session_id for h in hits] == ["that-day", "old"]
+    # Only the day: that day's sessions.
+    assert [h.session_id for h in memory.search(f"what happened {named}?")] == ["that-day"]
+
+
+def test_a_day_that_does_not_exist_is_no_date() -> None:
+    assert day_range("the deploy on 31 February, 2025", NOW) == (
+        None,
+        "the deploy on 31 February, 2025",
+    )
+    span, rest = day_range("what broke on 4 March, 2025 in the api?", NOW)
+    assert span is not None and rest == "what broke in the api?"
+    assert span.end - span.start == 86_400
+    assert datetime.fromtimestamp(span.start).astimezone().date().isoformat() == "2025-03-04"
 
 
 # ---- the tool ------------------------------------------------------------------------

@@ -4,8 +4,8 @@ transcripts and the user's traits.
 Ranking: FTS5 BM25 per source (the Porter-stemmed index does the matching, in
 SQLite), normalised to the best hit of that source, scaled by the share of the
 query's words that best hit has, weighted by source, times a gentle recency
-boost. With the optional embeddings extra, the BM25 ranking is fused with a
-vector ranking (reciprocal rank fusion).
+boost; then reordered by the ideas below. With the optional embeddings extra,
+the BM25 ranking is fused with a vector ranking (reciprocal rank fusion).
 
 Retrieval ideas, each measured on LoCoMo (bench/RESULTS.md) and held to the
 hand-made cases in tests/memory/test_search.py:
@@ -14,10 +14,17 @@ hand-made cases in tests/memory/test_search.py:
   it (a second column, weighted 0.4), so an answer is also found by the words
   of the question that led to it.
 - Coverage: a hit whose own text has more of the query's distinct words gains
-  up to 60 %. BM25 over an OR-query lets one rare word outweigh several others;
+  up to 150 %. BM25 over an OR-query lets one rare word outweigh several others;
   a message that says all of what was asked about is the likelier answer.
+- Replies: a message that follows a hit (in a transcript, usually the reply
+  to it) takes a share of the hit's score — most of it when the hit asks a
+  question. The question is what shares the asker's words; the answer ("That's
+  Boston!") often shares none.
+- Sessions: a hit gains up to 50 % for the share of the query's words that its
+  session's hits have between them, so a session that is about the question
+  lifts its turns above a lone match elsewhere.
 - Date phrases: a phrase that names a time ("yesterday", "last week", "in
-  March") puts the hits from that time first and the others after them; a
+  March", "on 11 December, 2023") puts the hits from that time first and the others after them; a
   query that is only a date phrase ("what happened yesterday?") lists the
   sessions of that time. The phrase's words stay in the text query too: people
   write them ("we moved here 4 years ago", "I started last week"), and a
@@ -29,7 +36,6 @@ hand-made cases in tests/memory/test_search.py:
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -38,15 +44,23 @@ from datetime import datetime
 
 from mnemocode.memory.dates import DateRange, parse_date_range
 from mnemocode.memory.entries import EntryStore
+from mnemocode.memory.query import Coverage, day_range, fts_query, query_terms
 from mnemocode.memory.summaries import SummaryStore
 from mnemocode.memory.traits import TraitStore
 from mnemocode.memory.types import SearchHit
 
+# fts_query and query_terms live in memory/query.py; they are re-exported here.
+__all__ = ["SNIPPET_CHARS", "SOURCES", "MemorySearch", "SearchOptions", "fts_query", "query_terms"]
+
 SOURCES = ("project", "summary", "history", "core")
 SOURCE_WEIGHT = {"project": 1.15, "summary": 1.0, "history": 0.9, "core": 1.0}
 HISTORY_TEXT_WEIGHT, HISTORY_CONTEXT_WEIGHT = 1.0, 0.4
-COVERAGE_WEIGHT = 0.6
-COVERAGE_POOL = 20  # hits per source that coverage reorders
+COVERAGE_WEIGHT = 1.5
+COVERAGE_POOL = 50  # hits per source that coverage reorders
+SESSION_WEIGHT = 0.5
+REPLY_WEIGHT, REPLY_TO_QUESTION_WEIGHT = 0.3, 0.9
+ASKED_WEIGHT = 0.8  # what a question hit keeps once its reply is in
+REPLY_POOL = 20  # the best history hits whose replies are looked up
 SNIPPET_CHARS = 600
 
 Bound = float | None  # a time filter's start or end (unix time), None: open
@@ -58,16 +72,6 @@ _FTS_TABLE = {
     "core": "traits_fts",
 }
 
-_STOPWORD_TEXT = """
-a an the of to in on at for and or is are was were be been being did do does done
-what when where who whom whose which why how with by from as that this these those
-it its into about after before than then there their they them he she his her hers i
-you we our ours your yours my me us have has had having will would could should can
-may might must shall not no yes so if but also just any some all each other such
-only own same too very s t don now up down out over under again further once here
-more most
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Words that only ask "what went on" when a query has a date phrase: "what
 # happened yesterday", "what did we work on last week" list those sessions.
 _DATE_QUESTION_TEXT = """
@@ -75,52 +79,6 @@ happen happened happening discuss discussed talk talked work worked working go g
 went on session sessions anything something
 """
 _DATE_QUESTION = frozenset(_DATE_QUESTION_TEXT.split())
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-
-
-def query_terms(text: str) -> list[str]:
-    """The words of a query worth matching: lower-cased, stopwords out, deduplicated."""
-    seen: dict[str, None] = {}
-    for raw in _WORD.findall(text.lower()):
-        word = raw.replace("'", "")
-        if word and word not in _STOPWORDS:
-            seen.setdefault(word, None)
-    return list(seen)
-
-
-_SUFFIXES = ("ing", "ed", "es", "s", "ly")
-
-
-def stem(word: str) -> str:
-    """A light suffix strip, enough to tell whether a text has a query's word
-    (the index's Porter stemmer does the matching itself)."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-class Coverage:
-    """The share of a query's ``terms`` (from ``query_terms``) that a text has: a
-    term counts when a word of the text starts with its stem. One regex scan a
-    text, so ranking a few hundred hits stays cheap (a match is the longest stem
-    at its place: of "art" and "artist", "artists" counts only the latter)."""
-
-    def __init__(self, terms: list[str]) -> None:
-        self.stems = [stem(t) for t in terms]
-        alternatives = sorted({re.escape(s) for s in self.stems}, key=len, reverse=True)
-        self.pattern = re.compile(rf"\b(?:{'|'.join(alternatives)})", re.IGNORECASE)
-
-    def __call__(self, text: str) -> float:
-        if not self.stems:
-            return 0.0
-        found = {m.lower() for m in self.pattern.findall(text)}
-        return sum(s in found for s in self.stems) / len(self.stems)
-
-
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 expression matching any of ``terms`` (quoted: no operator injection)."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 @dataclass(slots=True)
@@ -132,6 +90,13 @@ class SearchOptions:
     use_dates: bool = True
     # Up to this much more for a hit whose own text has all of the query's words.
     coverage_weight: float = COVERAGE_WEIGHT
+    # Up to this much more for a transcript hit whose session's hits have all the words.
+    session_weight: float = SESSION_WEIGHT
+    # The share of a hit's score that the message after it takes (0: off).
+    reply_weight: float = REPLY_WEIGHT
+    reply_to_question_weight: float = REPLY_TO_QUESTION_WEIGHT
+    # What a question hit keeps of its score once its reply has taken a share.
+    asked_weight: float = ASKED_WEIGHT
     # Weight of the embeddings ranking against BM25's 1.0 in the fusion.
     vector_weight: float = 0.25
 
@@ -159,9 +124,7 @@ class MemorySearch:
     ) -> list[SearchHit]:
         wanted = tuple(s for s in (sources or SOURCES) if s in SOURCES)
         now = self.clock()
-        span, rest = None, query
-        if self.options.use_dates:
-            span, rest = parse_date_range(query, datetime.fromtimestamp(now).astimezone())
+        span, rest = self._date_phrase(query, now)
         if span is not None and all(t in _DATE_QUESTION for t in query_terms(rest)):
             return self._in_range(span, limit, wanted)
         terms = query_terms(query)
@@ -183,18 +146,30 @@ class MemorySearch:
         for source in wanted:
             if source == "core" and self.core is None:
                 continue
-            found: dict[str, tuple[SearchHit, int]] = {}
-            for start, end in windows:
-                for hit, row in self._source(source, match, n, start, end):
-                    found.setdefault(hit.ref, (hit, row))
+            if source == "history":  # both windows in one pass over the index
+                pairs = self._history(match, n, span)
+            else:
+                pairs = [p for s, e in windows for p in self._source(source, match, n, s, e)]
+            found: dict[str, Found] = {}
+            for hit, row in pairs:
+                found.setdefault(hit.ref, (hit, row))
             groups.append((source, list(found.values())))
-        ranked = self._rank(groups, terms, now)
+        ranked = self._replies(self._rank(groups, terms, now))
         if span is not None:
             # What the user asked for comes first; the rest follows as a fallback.
             ranked.sort(key=lambda h: not span.start <= h.when < span.end)
         if self.vector_search is not None:
             ranked = self._fuse(ranked, rest, limit, wanted)
         return ranked[:limit]
+
+    def _date_phrase(self, query: str, now: float) -> tuple[DateRange | None, str]:
+        """The time a query names ("on 11 December, 2023", "last week") and the
+        query without it."""
+        if not self.options.use_dates:
+            return None, query
+        moment = datetime.fromtimestamp(now).astimezone()
+        span, rest = day_range(query, moment)
+        return (span, rest) if span is not None else parse_date_range(query, moment)
 
     # ---- per source ----------------------------------------------------------
 
@@ -203,8 +178,6 @@ class MemorySearch:
             return self._project(match, n, start, end)
         if source == "summary":
             return self._summaries(match, n, start, end)
-        if source == "history":
-            return self._history(match, n, start, end)
         return self._core(match, n, start, end)
 
     # Each gives (hit, rowid in the source's FTS index), best first.
@@ -235,30 +208,37 @@ class MemorySearch:
             for s, score in SummaryStore(self.project).search(match, n, start=start, end=end)
         ]
 
-    def _history(self, match: str, n: int, start: Bound, end: Bound) -> list[Found]:
-        if start is None:
-            # The best n rows of the index first, then their messages: joining every
-            # matching row before the sort costs 2x at 100k messages.
+    def _history(self, match: str, n: int, span: DateRange | None) -> list[Found]:
+        """The best n rows of the index, and with ``span`` the best n of that time
+        too. The rows are scored once for both (scoring is most of the cost), and
+        the messages are joined to the best ones only: joining every matching row
+        before the sort costs 2x at 100k messages."""
+        score = f"bm25(messages_fts, {HISTORY_TEXT_WEIGHT}, {HISTORY_CONTEXT_WEIGHT})"
+        columns = "m.id, m.session_id, m.seq, m.role, m.text, m.created, t.score"
+        if span is None:
             sql = f"""
-                WITH top AS (
-                    SELECT rowid, bm25(messages_fts, {HISTORY_TEXT_WEIGHT},
-                                       {HISTORY_CONTEXT_WEIGHT}) AS score
+                WITH t AS (
+                    SELECT rowid, {score} AS score
                     FROM messages_fts WHERE messages_fts MATCH ? ORDER BY score LIMIT ?
                 )
-                SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created, top.score
-                FROM top JOIN messages m ON m.id = top.rowid ORDER BY top.score
+                SELECT {columns} FROM t JOIN messages m ON m.id = t.rowid ORDER BY t.score
             """
             rows = self.project.execute(sql, (match, n)).fetchall()
         else:
             sql = f"""
-                SELECT m.id, m.session_id, m.seq, m.role, m.text, m.created,
-                       bm25(messages_fts, {HISTORY_TEXT_WEIGHT}, {HISTORY_CONTEXT_WEIGHT})
-                       AS score
-                FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-                WHERE messages_fts MATCH ? AND m.created >= ? AND m.created < ?
-                ORDER BY score LIMIT ?
+                WITH scored AS MATERIALIZED (
+                    SELECT rowid, {score} AS score FROM messages_fts WHERE messages_fts MATCH ?
+                ),
+                best AS (SELECT rowid, score FROM scored ORDER BY score LIMIT ?),
+                within AS (
+                    SELECT rowid, score FROM scored
+                    WHERE rowid IN (SELECT id FROM messages WHERE created >= ? AND created < ?)
+                    ORDER BY score LIMIT ?
+                ),
+                t AS (SELECT * FROM best UNION SELECT * FROM within)
+                SELECT {columns} FROM t JOIN messages m ON m.id = t.rowid ORDER BY t.score
             """
-            rows = self.project.execute(sql, (match, start, end, n)).fetchall()
+            rows = self.project.execute(sql, (match, n, span.start, span.end, n)).fetchall()
         return [
             (
                 SearchHit(
@@ -352,15 +332,70 @@ class MemorySearch:
             confidence = self._coverage(source, best_row, terms)
             # Coverage only reorders the head of each source: what BM25 put lower
             # does not reach the results anyway, and scanning it costs.
-            head = {id(h) for h, _ in sorted(found, key=lambda p: -p[0].score)[:COVERAGE_POOL]}
+            head = sorted(found, key=lambda p: -p[0].score)[:COVERAGE_POOL]
+            has = {id(h): coverage.found(h.text) for h, _ in head}
+            lift = self._session_lift(source, [h for h, _ in head], has, coverage)
+            top_lift = max(lift.values(), default=1.0)
             for hit, _row in found:
                 age = max(0.0, now - hit.when)
                 recency = 1.0 + self.options.recency_weight * math.exp(-age / half_life)
                 hit.score = hit.score / best * confidence * SOURCE_WEIGHT[source] * recency
-                if id(hit) in head:
-                    hit.score *= 1.0 + self.options.coverage_weight * coverage(hit.text)
+                if id(hit) in has:
+                    hit.score *= 1.0 + self.options.coverage_weight * coverage.share(has[id(hit)])
+                # Relative to the best session's: the lift reorders the source's hits,
+                # it does not raise the source above the others.
+                hit.score *= lift.get(hit.session_id or "", 1.0) / top_lift
                 ranked.append(hit)
         return sorted(ranked, key=lambda h: -h.score)
+
+    def _session_lift(
+        self, source: str, head: list[SearchHit], has: dict[int, frozenset[str]], coverage: Coverage
+    ) -> dict[str, float]:
+        """Per session of the transcript hits, 1 + up to ``session_weight`` for the
+        share of the query's words its hits have between them."""
+        if source != "history" or not self.options.session_weight:
+            return {}
+        words: dict[str, set[str]] = {}
+        for hit in head:
+            if hit.session_id is not None:
+                words.setdefault(hit.session_id, set()).update(has[id(hit)])
+        weight = self.options.session_weight
+        return {sid: 1.0 + weight * coverage.share(found) for sid, found in words.items()}
+
+    def _replies(self, ranked: list[SearchHit]) -> list[SearchHit]:
+        """The message after each of the best history hits takes a share of that
+        hit's score, most of it after a question, whose reply often shares none of
+        the query's words ("What city is it?" — "That's Boston!"). A question that
+        passed its score on keeps less of its own: its reply is the likelier answer."""
+        options = self.options
+        parents: dict[tuple[str, int], SearchHit] = {}
+        for hit in [h for h in ranked if h.source == "history"][:REPLY_POOL]:
+            session, seq = hit.ref.removeprefix("msg:").rsplit(":", 1)
+            parents.setdefault((session, int(seq) + 1), hit)
+        if not parents or not (options.reply_weight or options.reply_to_question_weight):
+            return ranked
+        rows = self.project.execute(
+            "SELECT session_id, seq, role, text, created FROM messages WHERE "
+            + " OR ".join(["(session_id = ? AND seq = ?)"] * len(parents)),
+            [value for key in parents for value in key],
+        ).fetchall()
+        before = {h.ref: h.score for h in ranked}
+        by_ref = {h.ref: h for h in ranked}
+        for r in rows:
+            parent = parents[(r["session_id"], r["seq"])]
+            asks = "?" in parent.text
+            weight = options.reply_to_question_weight if asks else options.reply_weight
+            share = before[parent.ref] * weight
+            ref = f"msg:{r['session_id']}:{r['seq']}"
+            reply = by_ref.get(ref)
+            if reply is None:
+                text = f"{r['role']}: {r['text'][:SNIPPET_CHARS]}"
+                by_ref[ref] = SearchHit("history", ref, text, share, r["created"], r["session_id"])
+            elif reply.score < share:
+                reply.score = share
+            if asks:
+                parent.score = min(parent.score, before[parent.ref] * options.asked_weight)
+        return sorted(by_ref.values(), key=lambda h: -h.score)
 
     def _coverage(self, source: str, rowid: int, terms: list[str]) -> float:
         """The share of ``terms`` that row ``rowid`` of ``source``'s index matches."""
