@@ -15,6 +15,8 @@ def _config(url: str) -> str:
     return (
         'active_model = "fake"\n[models.fake]\nprovider = "openai"\nmodel = "fake-model"\n'
         f'base_url = "{url}"\nmax_retries = 0\n'
+        # the scripts answer as the tool loop does
+        '[router]\nstrategy = "direct"\n'
     )
 
 
