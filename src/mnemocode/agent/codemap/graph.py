@@ -1,0 +1,159 @@
+"""Ranking: personalised PageRank over "file R uses a name file D defines".
+
+Each reference of a name in file R sends weight to the files defining it, shared
+among them. The weight grows for names the task mentions, for long specific names
+and for references from files in focus, and shrinks for private names and names
+defined in many files. The walk restarts toward the files in focus, the files
+defining the task's identifiers, recently changed files and a per-file prior.
+
+Everything is deterministic to the byte: files and names are visited in sorted
+order, the float sums always run in the same order, and the iteration count is
+fixed by a tolerance reached the same way in every process.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mnemocode.agent.codemap.tags import FileTags
+from mnemocode.agent.codemap.types import Focus
+
+DAMPING = 0.85
+MAX_ITERATIONS = 100
+TOLERANCE = 1e-9
+MENTIONED = 10.0  # a name the task mentions (times its weight)
+SPECIFIC = 10.0  # a long snake_case or camelCase name
+SPECIFIC_MIN_CHARS = 8
+PRIVATE = 0.1  # _name
+FOCUS_REFERENCER = 10.0  # references from a file in focus (times its weight)
+CHANGED = 1.0  # personalisation of a recently changed file
+PRIOR_SHARE = 0.5  # the prior's share of the personalisation when there is other focus
+UNIFORM_SHARE = 0.05  # every file keeps a little of the restart: the rest stay ordered
+OWN_SHARE = 0.3  # the share of a file's rank its own definitions get, whoever uses them
+_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    files: list[tuple[str, float]]  # every file, best first, ties by path
+    definitions: dict[tuple[str, str], float]  # (file, name) → score
+
+
+def name_weight(name: str, focus: Focus, definers: int) -> float:
+    """How much one reference of ``name`` counts."""
+    weight = 1.0
+    mentioned = focus.identifiers.get(name)
+    if mentioned:
+        weight *= MENTIONED * mentioned
+    if len(name) >= SPECIFIC_MIN_CHARS and ("_" in name.strip("_") or _CAMEL.search(name)):
+        weight *= SPECIFIC
+    if name.startswith("_"):
+        weight *= PRIVATE
+    return weight / math.sqrt(definers)
+
+
+def mix_prior(personal: dict[str, float], prior: Mapping[str, float]) -> dict[str, float]:
+    """The personalisation with the per-file prior mixed in: scaled to ``PRIOR_SHARE``
+    of the other focus's mass (the whole vector when there is no other focus)."""
+    total = sum(v for _, v in sorted(prior.items()) if v > 0)
+    if total <= 0:
+        return personal
+    mass = sum(personal[k] for k in sorted(personal))
+    scale = (mass * PRIOR_SHARE / (1 - PRIOR_SHARE) if mass > 0 else 1.0) / total
+    out = dict(personal)
+    for path, value in sorted(prior.items()):
+        if value > 0:
+            out[path] = out.get(path, 0.0) + value * scale
+    return out
+
+
+def personalization(
+    paths: Sequence[str], focus: Focus, defines: Mapping[str, list[int]]
+) -> list[float]:
+    """The restart vector over ``paths`` (sums to 1; uniform without any focus)."""
+    index = {p: i for i, p in enumerate(paths)}
+    personal: dict[str, float] = {}
+    for path, weight in sorted(focus.files.items()):
+        if path in index and weight > 0:
+            personal[path] = personal.get(path, 0.0) + weight
+    for path in sorted(set(focus.changed)):
+        if path in index:
+            personal[path] = personal.get(path, 0.0) + CHANGED
+    for name, weight in sorted(focus.identifiers.items()):
+        definers = defines.get(name, ())
+        for i in definers:
+            personal[paths[i]] = personal.get(paths[i], 0.0) + weight / len(definers)
+    mixed = mix_prior(personal, {p: v for p, v in focus.prior.items() if p in index})
+    vector = [0.0] * len(paths)
+    for path in sorted(mixed):
+        vector[index[path]] = mixed[path]
+    total = math.fsum(vector)
+    if not paths:
+        return []
+    uniform = 1.0 / len(paths)
+    if total <= 0:
+        return [uniform] * len(paths)
+    return [(1 - UNIFORM_SHARE) * v / total + UNIFORM_SHARE * uniform for v in vector]
+
+
+def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus) -> Ranking:
+    """Every file of ``paths`` (sorted) scored, and each definition's share."""
+    n = len(paths)
+    defines: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        for name in sorted({d[0] for d in tags[path].definitions}):
+            defines.setdefault(name, []).append(i)
+    # name → [(referencing file, weight)], the weights normalised per referencing file
+    edges: dict[str, list[tuple[int, float]]] = {}
+    out_weight = [0.0] * n
+    for i, path in enumerate(paths):
+        boost = focus.files.get(path)
+        factor = FOCUS_REFERENCER * boost if boost else 1.0
+        for name, lines in tags[path].references.items():
+            definers = defines.get(name)
+            if definers is None:
+                continue
+            w = name_weight(name, focus, len(definers)) * math.sqrt(len(lines)) * factor
+            edges.setdefault(name, []).append((i, w))
+            out_weight[i] += w
+    names = sorted(edges)
+    flows = [
+        ([i for i, _ in edges[name]], [w / out_weight[i] for i, w in edges[name]]) for name in names
+    ]
+    targets = [defines[name] for name in names]
+    dangling = [i for i in range(n) if out_weight[i] == 0.0]
+    restart = personalization(paths, focus, defines)
+    x = list(restart)
+    shares = [0.0] * len(names)
+    for _ in range(MAX_ITERATIONS):
+        y = [0.0] * n
+        for k, ((sources, weights), definers) in enumerate(zip(flows, targets, strict=True)):
+            share = DAMPING * sum([x[i] * w for i, w in zip(sources, weights, strict=True)])
+            share /= len(definers)
+            shares[k] = share
+            for d in definers:
+                y[d] += share
+        base = DAMPING * sum([x[i] for i in dangling]) + (1 - DAMPING)
+        y = [v + base * r for v, r in zip(y, restart, strict=True)]
+        delta = sum([abs(a - b) for a, b in zip(x, y, strict=True)])
+        x = y
+        if delta < TOLERANCE:
+            break
+    definitions: dict[tuple[str, str], float] = {}
+    for k, name in enumerate(names):
+        for d in targets[k]:
+            definitions[(paths[d], name)] = shares[k]
+    order = sorted(range(n), key=lambda i: (-x[i], paths[i]))
+    return Ranking([(paths[i], x[i]) for i in order], definitions)
+
+
+def definition_score(
+    ranking_share: float, file_score: float, definitions_in_file: int, mentioned: float
+) -> float:
+    """A definition's place in the map: the rank flowing to it through references,
+    a share of its file's own rank, and more when the task names it."""
+    own = OWN_SHARE * file_score / max(1, definitions_in_file)
+    return (ranking_share + own) * (1.0 + MENTIONED * mentioned)

@@ -1,0 +1,4 @@
+(function_definition name: (word) @name) @definition.function
+
+(command_name (word) @reference)
+(variable_name) @reference
