@@ -27,8 +27,7 @@ from mnemocode.agent.compaction import Compactor
 from mnemocode.agent.context import ContextBuilder, SystemPrefix
 from mnemocode.agent.instructions import InstructionFile, find_instructions
 from mnemocode.agent.loop import Agent, ModelSlot
-from mnemocode.agent.router import Router
-from mnemocode.agent.strategies import ContextStrategy, DirectStrategy, StrategyRegistry
+from mnemocode.agent.router import Router, build_ladder
 from mnemocode.config.paths import find_project_root
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
@@ -539,7 +538,7 @@ def build_app(
         memory=memory,
         notices=notices,
         left_out_tools=[] if tools is not None else left_out_tools,
-        router=_router(agent, settings, safety, code_map),
+        router=build_ladder(agent, settings, safety.checkpoints, code_map),
         code_map=code_map,
     )
     if memory is not None:
@@ -565,29 +564,6 @@ def _code_map(settings: Settings, workdir: Path, state_dir: Path) -> SessionMap 
     )  # fmt: skip
     code_map.start()
     return code_map
-
-
-def _router(
-    agent: Agent, settings: Settings, safety: Safety, code_map: SessionMap | None
-) -> Router:
-    """The ladder: direct (the tool loop), then the context-first solver."""
-    from mnemocode.agent.solver import ContextSolver
-
-    def make_solver(context: ToolContext) -> ContextSolver:
-        return ContextSolver(
-            slot=agent.slot,
-            toolset=agent.toolset,
-            tool_context=context,
-            config=settings.solver,
-            codemap=code_map,
-            meter=agent.meter,
-            # The session's prefix as it is now (the first request's map included).
-            system_prompt=agent.context.prefix.text,
-            checkpoints=safety.checkpoints,
-        )
-
-    registry = StrategyRegistry([DirectStrategy(agent), ContextStrategy(agent, make_solver)])
-    return Router(agent, registry, settings.router, checkpoints=safety.checkpoints)
 
 
 def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:

@@ -16,11 +16,20 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mnemocode.agent.codemap.session import SessionMap
 from mnemocode.agent.loop import Agent, Emit
-from mnemocode.agent.strategies import Attempt, Learnt, RungResult, StrategyRegistry
-from mnemocode.config.settings import RouterConfig
+from mnemocode.agent.strategies import (
+    Attempt,
+    ContextStrategy,
+    DirectStrategy,
+    Learnt,
+    RungResult,
+    StrategyRegistry,
+)
+from mnemocode.config.settings import RouterConfig, Settings
 from mnemocode.core.errors import ConfigError, MnemoError
 from mnemocode.core.events import Escalated, Notice, StrategyChosen, TurnFinished, TurnStarted
+from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import Message, Usage
 from mnemocode.safety.checkpoints import CheckpointStore
 
@@ -317,3 +326,29 @@ class Router:
         )
         emit(finished)
         return finished
+
+
+def build_ladder(
+    agent: Agent,
+    settings: Settings,
+    checkpoints: CheckpointStore | None,
+    code_map: SessionMap | None,
+) -> Router:
+    """The ladder: direct (the tool loop), then the context-first solver."""
+    from mnemocode.agent.solver import ContextSolver
+
+    def make_solver(context: ToolContext) -> ContextSolver:
+        return ContextSolver(
+            slot=agent.slot,
+            toolset=agent.toolset,
+            tool_context=context,
+            config=settings.solver,
+            codemap=code_map,
+            meter=agent.meter,
+            # The session's prefix as it is now (the first request's map included).
+            system_prompt=agent.context.prefix.text,
+            checkpoints=checkpoints,
+        )
+
+    registry = StrategyRegistry([DirectStrategy(agent), ContextStrategy(agent, make_solver)])
+    return Router(agent, registry, settings.router, checkpoints=checkpoints)
