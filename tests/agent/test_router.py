@@ -242,3 +242,25 @@ class ReadOnlyRung:
 
     async def run(self, attempt: Attempt, emit: Emit) -> RungResult:
         raise AssertionError("the context rung must not run without edit tools")
+
+
+@pytest.mark.parametrize(("window", "strategy"), [(8_000, "direct"), (32_000, "context")])
+async def test_auto_keeps_a_small_window_model_on_the_tool_loop(
+    tmp_path: Path, isolated_home: Path, window: int, strategy: str
+) -> None:
+    """A 4k–8k local model cannot hold the solver's one request; auto says why."""
+    model = ScriptedModel([text("Done.")] * 4)
+    settings = Settings(
+        models={"t": ModelConfig(model="scripted", context_window=window)}, active_model="t"
+    )
+    app = build_app(
+        settings,
+        cwd=repo(tmp_path),
+        home=isolated_home,
+        approver=StaticApprover(True),
+        env={},
+        model=model,
+    )
+    chosen = app.router.pick("fix the bug in calc.py")
+    assert chosen.strategy == strategy
+    assert ("8,000-token window is too small" in chosen.reason) == (strategy == "direct")

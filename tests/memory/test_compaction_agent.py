@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from mnemocode.app import App, build_app
-from mnemocode.config.settings import AgentConfig, MemoryConfig, ModelConfig, Settings
+from mnemocode.config.settings import (
+    AgentConfig,
+    MemoryConfig,
+    ModelConfig,
+    RouterConfig,
+    Settings,
+)
 from mnemocode.core.events import AgentEvent, Notice
 from mnemocode.core.types import ModelRequest
 from mnemocode.llm.testing import ScriptedModel, Turn, text, tool_call
@@ -101,6 +107,7 @@ def start(
         active_model="t",
         agent=AgentConfig(tool_output_max_chars=4_000),
         memory=MemoryConfig(**{"compact_at": 0.5, "keep_recent_turns": 2, **memory}),
+        router=RouterConfig(strategy="direct"),  # the script answers tool-loop turns
     )
     return build_app(
         settings, cwd=work, home=home, approver=StaticApprover(True), env={}, model=model

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mnemocode.app import App, build_app
-from mnemocode.config.settings import MemoryConfig, ModelConfig, Settings
+from mnemocode.config.settings import MemoryConfig, ModelConfig, RouterConfig, Settings
 from mnemocode.core.events import AgentEvent
 from mnemocode.core.types import ModelRequest
 from mnemocode.llm.testing import ScriptedModel, Turn, text, tool_call
@@ -28,6 +28,7 @@ def settings(**memory: Any) -> Settings:
         models={"t": ModelConfig(model="scripted")},
         active_model="t",
         memory=MemoryConfig(**{"trivial_turns": 0, **memory}),
+        router=RouterConfig(strategy="direct"),  # the scripts are tool-loop turns
     )
 
 

@@ -215,6 +215,7 @@ class Router:
         self.registry = registry
         self.checkpoints = checkpoints
         self.on_failure = config.on_failure
+        self.context_min_window = config.context_min_window
         self.mode: str = AUTO
         self.set_mode(config.strategy)
         self.ledger = Ledger()
@@ -244,6 +245,11 @@ class Router:
             return StrategyChosen("direct", f"{found.reason}; {found.strategy} is not available")
         if found.strategy != "direct" and not self._can_edit():
             return StrategyChosen("direct", f"{found.reason}, but no tool here edits files")
+        window = self.agent.slot.context_window
+        if found.strategy == "context" and window < self.context_min_window:
+            return StrategyChosen(
+                "direct", f"{found.reason}, but the model's {window:,}-token window is too small"
+            )
         return StrategyChosen(found.strategy, found.reason)
 
     def _can_edit(self) -> bool:

@@ -197,6 +197,9 @@ class RouterConfig(_Strict):
     strategy: StrategyName = "auto"
     # What happens to a failed rung's edits before the next rung starts.
     on_failure: Literal["rollback", "keep"] = "rollback"
+    # ``auto`` keeps models with a smaller window on the tool loop: the solver's
+    # one request (map, gathered files, task) would not fit.
+    context_min_window: int = Field(default=16_000, ge=0)
 
 
 class Settings(_Strict):
