@@ -42,6 +42,7 @@ ALL = [
     "memory_latency",
     "runtime",
     "codemap",
+    "solver_cost",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"

@@ -324,8 +324,67 @@ def large_direct() -> list[Turn]:
     ]
 
 
-def _todo() -> list[Turn]:  # replaced by the solver's scripts once it lands
-    return []
+# ---- the context-first solver's answers: [plan,] solve, review ----------------------
+
+REVIEW_OK = tool_call("submit_review", verdict="ok", problems=[])
+
+
+def bugfix_context() -> list[Turn]:
+    fix = call("edit", path="prices.py", old_string=BUG_OLD, new_string=BUG_NEW)
+    return [calls(fix, text="`total` ignored the quantity; it now multiplies."), REVIEW_OK]
+
+
+def rename_context() -> list[Turn]:
+    edits = [
+        call("edit", path="users.py", old_string="def fetch_user(", new_string="def load_user("),
+        *(
+            call("edit", path=p, old_string="fetch_user", new_string="load_user", replace_all=True)
+            for p in ("views.py", "jobs.py")
+        ),
+    ]
+    return [calls(*edits, text="Renamed `fetch_user` to `load_user` and its callers."), REVIEW_OK]
+
+
+def feature_context() -> list[Turn]:
+    add = call(
+        "edit",
+        path="texts.py",
+        old_string='    return s.upper() + "!"\n',
+        new_string='    return s.upper() + "!"\n' + SLUGIFY,
+    )
+    test = call("write", path="test_texts.py", content=TEST_SLUGIFY)
+    return [calls(add, test, text="Added `slugify` with a test."), REVIEW_OK]
+
+
+def lint_context() -> list[Turn]:
+    imports = call(
+        "edit", path="report.py", old_string=REPORT_FIXED_OLD, new_string=REPORT_FIXED_NEW
+    )
+    name = call(
+        "edit",
+        path="report.py",
+        old_string="f.write(render(row))",
+        new_string="f.write(render(rows))",
+    )
+    return [calls(imports, name, text="Dropped the unused import; `row` → `rows`."), REVIEW_OK]
+
+
+def large_context() -> list[Turn]:
+    plan = tool_call(
+        "submit_plan",
+        files=[{"path": "shipping/rounding.py"}, {"path": "tests/test_rounding.py"}],
+        searches=["def round_price"],
+        approach="round halves up with math.floor(value * 100 + 0.5)",
+    )
+    fix = call(
+        "edit",
+        path="shipping/rounding.py",
+        old_string=f'def round_price(value: float) -> float:\n    """Round to the cent, halves '
+        f'up."""\n    {ROUND_OLD}',
+        new_string=f'import math\n\n\ndef round_price(value: float) -> float:\n    """Round to '
+        f'the cent, halves up."""\n    {ROUND_NEW}',
+    )
+    return [plan, calls(fix, text="`round_price` now rounds halves up."), REVIEW_OK]
 
 
 TASKS = [
@@ -334,7 +393,7 @@ TASKS = [
         "test_prices.py fails: total() should count quantities. Fix it.",
         {"prices.py": PRICES, "test_prices.py": TEST_PRICES, "pyproject.toml": PYPROJECT},
         bugfix_direct,
-        _todo,
+        bugfix_context,
         PYTEST,
     ),
     Task(
@@ -348,7 +407,7 @@ TASKS = [
             "pyproject.toml": PYPROJECT,
         },
         rename_direct,
-        _todo,
+        rename_context,
         PYTEST,
     ),
     Task(
@@ -356,7 +415,7 @@ TASKS = [
         "Add slugify(s) to texts.py (lower case, hyphens between words) with a test.",
         {"texts.py": TEXTS, "pyproject.toml": PYPROJECT},
         feature_direct,
-        _todo,
+        feature_context,
         f"{PYTEST} test_texts.py",
     ),
     Task(
@@ -364,7 +423,7 @@ TASKS = [
         "ruff fails on report.py; fix it.",
         {"report.py": REPORT, "pyproject.toml": PYPROJECT},
         lint_direct,
-        _todo,
+        lint_context,
         RUFF,
     ),
     Task(
@@ -372,7 +431,7 @@ TASKS = [
         "round_price should round halves up (2.675 → 2.68); tests/test_rounding.py fails.",
         large_files(),
         large_direct,
-        _todo,
+        large_context,
         PYTEST,
     ),
 ]
