@@ -1,9 +1,14 @@
-"""A small real git repository for the code map's surfaces (tool, /map, CLI)."""
+"""Small real repositories for the code map's tests: a Python git repository for its
+surfaces (tool, /map, CLI), and the checked-in fixture projects of
+``tests/data/codemap``."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "codemap"
 
 FILES = {
     "pkg/__init__.py": "",
@@ -71,3 +76,22 @@ def many_files(count: int) -> dict[str, str]:
         for i in range(count)
     }
     return {**FILES, **extra}
+
+
+def copy_fixture(name: str, dest: Path) -> Path:
+    """A copy of the fixture project ``tests/data/codemap/<name>`` at ``dest`` (outside
+    this repository, so its own git does not decide the files)."""
+    shutil.copytree(DATA / name, dest)
+    return dest
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """``files`` written under ``root`` (text as UTF-8, bytes as they are)."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root

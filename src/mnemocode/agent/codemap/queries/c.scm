@@ -1,7 +1,9 @@
 (function_definition declarator: (function_declarator declarator: (identifier) @name)) @definition.function
 (function_definition
   declarator: (pointer_declarator declarator: (function_declarator declarator: (identifier) @name))) @definition.function
-(translation_unit (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
+(declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+(declaration
+  declarator: (pointer_declarator declarator: (function_declarator declarator: (identifier) @name))) @definition.function
 (struct_specifier name: (type_identifier) @name body: (_)) @definition.struct
 (union_specifier name: (type_identifier) @name body: (_)) @definition.union
 (enum_specifier name: (type_identifier) @name body: (_)) @definition.enum

@@ -1,0 +1,3 @@
+local function greet(name)
+  return "hello " .. name
+end
