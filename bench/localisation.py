@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import ROOT, data_file, machine, now, take_data_option
-from mnemocode.agent.codemap.focus import focus_from_text
+from mnemocode.agent.codemap.focus import focus_from_text, prior_parts
 from mnemocode.agent.codemap.lexical import LexicalIndex, TermCache
 
 DATA = "swebench-localisation/lite.jsonl"
@@ -65,6 +65,7 @@ class Method:
     n: int = 0
     seconds: float = 0.0
     per_repo: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    repo_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def score(self, inst: Instance, ranked: Sequence[str], seconds: float) -> None:
         gold = set(inst.gold)
@@ -74,6 +75,7 @@ class Method:
         self.n += 1
         self.seconds += seconds
         self.per_repo[inst.repo].append(len(gold & set(ranked[:10])) / len(gold))
+        self.repo_seconds[inst.repo] += seconds
 
     def recall(self, k: int) -> float:
         return self.hits[k] / self.n if self.n else float("nan")
@@ -134,6 +136,8 @@ def _aider(root: Path, files: Sequence[str], text: str, cache: Path) -> list[str
                 "--cache-dir",
                 str(cache),
                 "--no-map",
+                "--runs",
+                "warm",  # its tags cache per repository, kept across the commits
             ],
             capture_output=True,
             text=True,
@@ -204,7 +208,9 @@ class Tree:
         return blobs
 
 
-def measure(instances: list[Instance], repos: Path, names: Sequence[str]) -> list[Method]:
+def measure(
+    instances: list[Instance], repos: Path, names: Sequence[str], dump: Path | None = None
+) -> list[Method]:
     CodeMap = _codemap()
     labels = {
         "ours": "ours: CodeMap.rank(focus_from_text(issue))",
@@ -219,6 +225,7 @@ def measure(instances: list[Instance], repos: Path, names: Sequence[str]) -> lis
     methods = {n: Method(n, labels[n]) for n in names}
     work = Path(tempfile.mkdtemp(prefix="mnemo-loc-"))
     cache = TermCache()
+    out = dump.open("w", encoding="utf-8") if dump else None
     try:
         groups: dict[str, list[Instance]] = defaultdict(list)
         for inst in instances:
@@ -228,10 +235,14 @@ def measure(instances: list[Instance], repos: Path, names: Sequence[str]) -> lis
             tree = Tree(repos / slug / "repo", work / slug)
             for inst in groups[repo]:
                 tree.checkout(inst.commit)
-                _one(inst, tree, work, methods, cache, CodeMap)
+                record = _one(inst, tree, work, methods, cache, CodeMap, out is not None)
+                if out is not None:
+                    out.write(json.dumps(record, sort_keys=True) + "\n")
                 print(f"  {inst.id}", file=sys.stderr, flush=True)
             shutil.rmtree(tree.dest, ignore_errors=True)
     finally:
+        if out is not None:
+            out.close()
         shutil.rmtree(work, ignore_errors=True)
     return list(methods.values())
 
@@ -243,7 +254,10 @@ def _one(  # noqa: PLR0917
     methods: dict[str, Method],
     cache: TermCache,
     CodeMap: type | None,
-) -> None:
+    dump: bool = False,
+) -> dict[str, object]:
+    """Scores every method on ``inst``; returns what ``--dump`` writes for it: the gold
+    files, each method's top 50, the prior's parts and our scores (tuning data)."""
     files = sorted(tree.files)
     root = tree.dest
     t = time.perf_counter()
@@ -254,22 +268,39 @@ def _one(  # noqa: PLR0917
     index = LexicalIndex.build(root, files, cache=cache)
     focus = focus_from_text(inst.text, root=root, files=files, index=index)
     focus_s = time.perf_counter() - t
+    record: dict[str, object] = {"id": inst.id, "repo": inst.repo, "gold": inst.gold}
+    record["n_files"] = len(files)
     if "prior" in methods:
-        methods["prior"].score(inst, by_score(files, focus.prior), focus_s)
+        ranked = by_score(files, focus.prior)
+        methods["prior"].score(inst, ranked, focus_s)
+        record["prior"] = ranked[:50]
     if "ours" in methods and cm is not None:
         t = time.perf_counter()
-        ranked = [r.path for r in cm.rank(focus)]
+        scored = [(r.path, r.score) for r in cm.rank(focus)]
+        ranked = [p for p, _ in scored]
         methods["ours"].score(inst, ranked, focus_s + time.perf_counter() - t)
+        record["ours"] = ranked[:50]
+        record["graph"] = dict(scored[:300]) | {p: s for p, s in scored if p in inst.gold}
     if "bm25" in methods:
         t = time.perf_counter()
         index = LexicalIndex.build(root, files, cache=cache)
-        methods["bm25"].score(
-            inst, by_score(files, index.scores(inst.text)), time.perf_counter() - t
-        )
+        ranked = by_score(files, index.scores(inst.text))
+        methods["bm25"].score(inst, ranked, time.perf_counter() - t)
+        record["bm25"] = ranked[:50]
     if "aider" in methods:
         t = time.perf_counter()
         ranked = _aider(root, files, inst.text, work / f"aider-{inst.repo.replace('/', '+')}")
         methods["aider"].score(inst, ranked, time.perf_counter() - t)
+        record["aider"] = ranked[:50]
+    if dump:
+        parts = prior_parts(inst.text, root=root, files=files, index=index)
+        record["parts"] = {
+            "mentioned": parts.mentioned,
+            "lexical": dict(sorted(parts.lexical.items(), key=lambda kv: -kv[1])[:300]),
+            "defines": parts.defines,
+            "messages": parts.messages,
+        }
+    return record
 
 
 def section(methods: list[Method], instances: list[Instance]) -> str:
@@ -308,13 +339,14 @@ def run(argv: Sequence[str] = ()) -> str:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--repo", default="")
     parser.add_argument("--methods", default="ours,prior,bm25,aider")
+    parser.add_argument("--dump", type=Path, help="per-instance rankings (JSON lines)")
     args = parser.parse_args(list(argv))
     instances = load(data_file(DATA))
     if args.repo:
         instances = [i for i in instances if i.repo == args.repo]
     if args.limit:
         instances = instances[: args.limit]
-    methods = measure(instances, args.repos, args.methods.split(","))
+    methods = measure(instances, args.repos, args.methods.split(","), args.dump)
     return section(methods, instances)
 
 

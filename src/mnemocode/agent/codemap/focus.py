@@ -340,7 +340,18 @@ def _normalised(scores: Mapping[str, float]) -> dict[str, float]:
     return {k: v / top for k, v in scores.items()} if top > 0 else {}
 
 
-def focus_from_text(
+@dataclass(frozen=True, slots=True)
+class PriorParts:
+    """The prior's ingredients per file, each scaled to a maximum of 1."""
+
+    mentioned: dict[str, float]
+    identifiers: dict[str, float]
+    lexical: dict[str, float]
+    defines: dict[str, float]
+    messages: dict[str, float]
+
+
+def prior_parts(
     text: str,
     *,
     root: Path,
@@ -349,9 +360,8 @@ def focus_from_text(
     weights: FocusWeights = DEFAULT_WEIGHTS,
     index: LexicalIndex | None = None,
     cache: TermCache | None = None,
-) -> Focus:
-    """The Focus of a task over the candidate ``files`` (relative to ``root``).
-    ``index`` reuses a lexical index already built over the same files."""
+) -> PriorParts:
+    """What ``focus_from_text`` mixes, before mixing."""
     w = weights
     code, prose = _split_code(text)
     matcher = _FileMatcher(files)
@@ -365,21 +375,52 @@ def focus_from_text(
         definers = index.defining(name)
         for path in definers:
             defines[path] = defines.get(path, 0.0) + weight / len(definers)
-    defines = _normalised(defines)
     messages = _files_with(root, files, _message_fragments(text))
+    return PriorParts(mentioned, idents, lexical, _normalised(defines), messages)
+
+
+def mix(parts: PriorParts, weights: FocusWeights = DEFAULT_WEIGHTS) -> dict[str, float]:
+    """The per-file prior (maximum 1) from its parts."""
+    w = weights
     prior: dict[str, float] = {}
-    for path in set(lexical) | set(mentioned) | set(defines) | set(messages):
+    for path in (
+        set(parts.lexical) | set(parts.mentioned) | set(parts.defines) | set(parts.messages)
+    ):
         score = (
-            w.lexical * lexical.get(path, 0.0)
-            + w.mentioned * mentioned.get(path, 0.0)
-            + w.defines * defines.get(path, 0.0)
-            + w.message * messages.get(path, 0.0)
+            w.lexical * parts.lexical.get(path, 0.0)
+            + w.mentioned * parts.mentioned.get(path, 0.0)
+            + w.defines * parts.defines.get(path, 0.0)
+            + w.message * parts.messages.get(path, 0.0)
         ) * general_discount(path, w)
         if score > 0:
             prior[path] = score
+    return dict(sorted(_normalised(prior).items()))
+
+
+def focus_from_text(
+    text: str,
+    *,
+    root: Path,
+    files: Sequence[str],
+    chat_files: Sequence[str] = (),
+    weights: FocusWeights = DEFAULT_WEIGHTS,
+    index: LexicalIndex | None = None,
+    cache: TermCache | None = None,
+) -> Focus:
+    """The Focus of a task over the candidate ``files`` (relative to ``root``).
+    ``index`` reuses a lexical index already built over the same files."""
+    parts = prior_parts(
+        text,
+        root=root,
+        files=files,
+        chat_files=chat_files,
+        weights=weights,
+        index=index,
+        cache=cache,
+    )
     return Focus(
-        files=dict(sorted(mentioned.items())),
-        identifiers=dict(sorted(idents.items())),
-        prior=dict(sorted(_normalised(prior).items())),
+        files=dict(sorted(parts.mentioned.items())),
+        identifiers=dict(sorted(parts.identifiers.items())),
+        prior=mix(parts, weights),
         text=text,
     )
