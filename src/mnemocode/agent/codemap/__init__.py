@@ -43,7 +43,7 @@ class CodeMap:
     @property
     def stats(self) -> BuildStats:
         """What the last refresh did (files parsed, re-hashed, reused)."""
-        return self._refresh().stats
+        return self._index.stats if self._index is not None else self._refresh().stats
 
     def selection(self) -> Selection:
         """The files covered, and how many were left out, by reason."""
