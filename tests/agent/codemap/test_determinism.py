@@ -15,7 +15,7 @@ from tests.agent.codemap.repo import copy_fixture, make_repo
 
 TASK = (
     "Inventory.parse_line drops the price when `sep` is ';'; see app/models.py and "
-    "the Ledger in svc/ledger.rs. Traceback: File \"app/report.py\", line 9, in main"
+    'the Ledger in svc/ledger.rs. Traceback: File "app/report.py", line 9, in main'
 )
 SCRIPT = """
 import json, sys
