@@ -34,8 +34,9 @@ LOCK_FILES = frozenset(
 )  # fmt: skip
 GENERATED_SUFFIXES = (
     "_pb2.py", "_pb2.pyi", "_pb2_grpc.py", ".pb.go", ".pb.cc", ".pb.h", ".g.dart",
-    ".designer.cs", ".min.js", ".min.css", ".map", ".lock",
+    ".designer.cs", ".map", ".lock",
 )  # fmt: skip
+MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs")
 BINARY_SUFFIXES = frozenset(
     [
         ".png",
@@ -127,6 +128,8 @@ def path_reason(path: str) -> str | None:
         return "vendored"
     name = parts[-1]
     lower = name.lower()
+    if lower.endswith(MINIFIED_SUFFIXES):
+        return "minified"
     if name in LOCK_FILES or lower.endswith(GENERATED_SUFFIXES):
         return "generated"
     dot = lower.rfind(".")
