@@ -90,6 +90,9 @@ class SafetyConfig(_Strict):
     # Network inside the sandbox for every command; off: only for commands the user
     # approves, and in auto mode for `auto_network_commands`.
     sandbox_network: bool = False
+    # One long-lived bwrap per mount plan and network setting starts the commands
+    # (a fork instead of a new bwrap each time); false: a bwrap per command.
+    sandbox_warm: bool = True
     # Commands auto mode runs with the network (exact words; a trailing " *" takes
     # any further arguments), e.g. ["npm install", "pip install -r requirements.txt"].
     auto_network_commands: list[str] = Field(default_factory=list)

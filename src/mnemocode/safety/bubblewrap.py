@@ -21,10 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnemocode.core.errors import ToolDenied
+from mnemocode.core.errors import ToolDenied, ToolError
 from mnemocode.core.protocols import CommandResult, CommandSpec
 from mnemocode.safety.confinement import Confinement, Scan, remove_planted
-from mnemocode.safety.sandbox import LocalSandbox
+from mnemocode.safety.sandbox import LocalSandbox, Process, discard, output_fds
+from mnemocode.safety.warm import ExecutorGone, WarmPool
 
 
 def bwrap_path() -> str | None:
@@ -61,6 +62,7 @@ class BubblewrapSandbox(LocalSandbox):
         writable: Sequence[Path] = (),
         network: bool = False,
         bwrap: str | None = None,
+        warm: bool = True,
         **local: Any,
     ) -> None:
         super().__init__(**local)
@@ -76,6 +78,7 @@ class BubblewrapSandbox(LocalSandbox):
         self._plan: list[tuple[str, str]] | None = None
         self._scan: Scan | None = None
         self._refresh: asyncio.Future[None] | None = None
+        self._warm = WarmPool() if warm else None
 
     async def run(
         self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
@@ -109,6 +112,10 @@ class BubblewrapSandbox(LocalSandbox):
         return env if self.confinement is None else self.confinement.environment(env)
 
     def argv(self, spec: CommandSpec) -> list[str]:
+        return [*self.prefix(spec), "--chdir", str(spec.cwd.resolve()), "--", *super().argv(spec)]
+
+    def prefix(self, spec: CommandSpec) -> list[str]:
+        """The bwrap arguments for ``spec``'s mounts, namespaces and network."""
         args = [
             self.bwrap,
             "--ro-bind",
@@ -133,8 +140,38 @@ class BubblewrapSandbox(LocalSandbox):
         args += self._mounts(spec)
         if not (self.network or spec.network):
             args.append("--unshare-net")
-        args += ["--chdir", str(spec.cwd.resolve()), "--", *super().argv(spec)]
         return args
+
+    async def _start(self, spec: CommandSpec, log_path: Path | None) -> tuple[Process, int]:
+        """In the warm sandbox for these mounts (started if needed), else in a
+        bwrap of its own (warm sandboxes off, or they cannot start here)."""
+        if self._warm is None:
+            return self._spawn(spec, log_path)
+        env = self.environment(spec)
+        executor = await self._warm.get(self.prefix(spec), env)
+        if executor is None:
+            return self._spawn(spec, log_path)
+        read_fd, write_fd = output_fds(log_path)
+        try:
+            command = LocalSandbox.argv(self, spec)
+            return executor.spawn(command, spec.cwd.resolve(), env, write_fd), read_fd
+        except ExecutorGone:
+            os.close(read_fd)
+            discard(log_path)
+            return self._spawn(spec, log_path)  # it died: this one in its own bwrap
+        except OSError as exc:
+            os.close(read_fd)
+            discard(log_path)
+            raise ToolError(
+                f"could not start command in {spec.cwd}: {exc.strerror or exc}"
+            ) from exc
+        finally:
+            os.close(write_fd)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._warm is not None:
+            self._warm.close()
 
     def _mounts(self, spec: CommandSpec) -> list[str]:
         if self.confinement is None:

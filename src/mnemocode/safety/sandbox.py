@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mnemocode.core.errors import ToolError
 from mnemocode.core.protocols import CommandResult, CommandSpec
@@ -59,12 +60,24 @@ class ResourceLimits:
     core_dumps: bool = False
 
 
+class Process(Protocol):
+    """What the sandbox needs of a started command (``subprocess.Popen`` has it).
+    ``pid`` leads the command's process group, in our PID namespace."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 @dataclass(slots=True)
 class BackgroundJob:
     pid: int
     command: str
     log_path: Path
-    process: subprocess.Popen[bytes]
+    process: Process
 
     @property
     def running(self) -> bool:
@@ -94,14 +107,14 @@ class LocalSandbox:
         self, spec: CommandSpec, on_output: Callable[[str], None] | None = None
     ) -> CommandResult:
         log_path = _new_log_path(spec) if spec.background_after_s is not None else None
-        proc, read_fd = self._spawn(spec, log_path)
+        proc, read_fd = await self._start(spec, log_path)
         run = _Running(spec, proc, read_fd, _Output(spec.max_output_bytes, on_output), log_path)
         try:
             return await self._supervise(run)
         except BaseException:
             # Cancelled, or on_output raised: leave nothing running behind us.
             await self._kill_group(proc)
-            _discard(log_path)
+            discard(log_path)
             raise
         finally:
             os.close(read_fd)
@@ -145,15 +158,14 @@ class LocalSandbox:
         env = {**os.environ, **(spec.env or {})}
         return env if self.env_filter is None else self.env_filter(env)
 
+    async def _start(self, spec: CommandSpec, log_path: Path | None) -> tuple[Process, int]:
+        """The started command and the fd its output is read from."""
+        return self._spawn(spec, log_path)
+
     def _spawn(
         self, spec: CommandSpec, log_path: Path | None
     ) -> tuple[subprocess.Popen[bytes], int]:
-        if log_path is not None:
-            write_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-            read_fd = os.open(log_path, os.O_RDONLY)
-        else:
-            read_fd, write_fd = os.pipe()
-            os.set_blocking(read_fd, False)
+        read_fd, write_fd = output_fds(log_path)
         env = self.environment(spec)
         try:
             proc = subprocess.Popen(
@@ -167,7 +179,7 @@ class LocalSandbox:
             )
         except OSError as exc:
             os.close(read_fd)
-            _discard(log_path)
+            discard(log_path)
             raise ToolError(
                 f"could not start command in {spec.cwd}: {exc.strerror or exc}"
             ) from exc
@@ -190,7 +202,7 @@ class LocalSandbox:
         if outcome == "timeout":
             await self._kill_group(proc)
             await self._drain(run)
-            _discard(run.log_path)
+            discard(run.log_path)
             text, truncated = out.result()
             return CommandResult(
                 proc.returncode, text, timed_out=True, output_truncated=truncated, pid=proc.pid
@@ -200,7 +212,7 @@ class LocalSandbox:
         log_path = run.log_path
         # Keep the log only when it holds output we had to cut.
         if log_path is not None and not truncated:
-            _discard(log_path)
+            discard(log_path)
             log_path = None
         return CommandResult(
             proc.returncode, text, output_truncated=truncated, log_path=log_path, pid=proc.pid
@@ -296,7 +308,7 @@ class LocalSandbox:
             await asyncio.sleep(0 if data else _POLL_MIN_S)
         run.out.flush()
 
-    async def _kill_group(self, proc: subprocess.Popen[bytes]) -> None:
+    async def _kill_group(self, proc: Process) -> None:
         """SIGTERM the process group, SIGKILL it after the grace period, reap the leader.
 
         Safe to call while being cancelled: SIGKILL is sent in ``finally``."""
@@ -319,7 +331,7 @@ class LocalSandbox:
 @dataclass(slots=True)
 class _Running:
     spec: CommandSpec
-    proc: subprocess.Popen[bytes]
+    proc: Process
     read_fd: int
     out: _Output
     log_path: Path | None
@@ -373,6 +385,16 @@ class _Output:
         tail_text = tail.decode("utf-8", "replace").lstrip("\ufffd")
         note = f"\n[... {omitted} bytes of output omitted ...]\n"
         return head_text + note + tail_text, True
+
+
+def output_fds(log_path: Path | None) -> tuple[int, int]:
+    """(read end, write end) for a command's output: a pipe, or the log file."""
+    if log_path is not None:
+        write_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        return os.open(log_path, os.O_RDONLY), write_fd
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    return read_fd, write_fd
 
 
 def _read_available(fd: int) -> tuple[bytes, bool]:
@@ -442,7 +464,7 @@ def _new_log_path(spec: CommandSpec) -> Path:
     return log_dir / f"cmd-{stamp}-{uuid.uuid4().hex[:8]}.log"
 
 
-def _discard(path: Path | None) -> None:
+def discard(path: Path | None) -> None:
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

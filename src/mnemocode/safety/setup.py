@@ -87,7 +87,9 @@ class ModalSandbox:
     def _confining(self) -> BubblewrapSandbox:
         if self._bwrap is None:
             self._bwrap = BubblewrapSandbox(
-                confinement=self.confinement, network=self.config.sandbox_network
+                confinement=self.confinement,
+                network=self.config.sandbox_network,
+                warm=self.config.sandbox_warm,
             )
         return self._bwrap
 
