@@ -1,5 +1,6 @@
 """Per-command cost of the sandbox: the same command run plain (a process group, as
-in bypass mode) and inside bubblewrap with the session's mount plan, directly and
+in bypass mode) and inside bubblewrap with the session's mount plan (in the warm
+sandbox, and in a bwrap of its own), directly and
 through the whole guard (policy → sandbox → redaction → audit) in ask and auto mode.
 
 The fake home holds the usual credential stores, so the mount plan hides as much as
@@ -71,11 +72,21 @@ async def _measure(root: Path) -> list[str]:
     home, work = _world(root)
     plan = Confinement(workdir=work, home=home, mnemo_home=home / ".mnemo")
     plain, boxed = LocalSandbox(), BubblewrapSandbox(confinement=plan)
+    cold = BubblewrapSandbox(confinement=plan, warm=False)
     spec = CommandSpec(COMMAND, work, env={"HOME": str(home)})
     rows: list[tuple[str, list[float], list[float] | None]] = []
     base = await _time(lambda: plain.run(spec))
     rows.append(("sandbox alone: plain process group", base, None))
-    rows.append(("sandbox alone: bubblewrap", await _time(lambda: boxed.run(spec)), base))
+    rows.append(
+        ("sandbox alone: warm bubblewrap (default)", await _time(lambda: boxed.run(spec)), base)
+    )
+    rows.append(
+        (
+            "sandbox alone: a bwrap per command (`sandbox_warm = false`)",
+            await _time(lambda: cold.run(spec)),
+            base,
+        )
+    )
     plan_times = []
     for _ in range(RUNS):
         start = time.perf_counter()
@@ -113,6 +124,8 @@ async def _measure(root: Path) -> list[str]:
         f"| mount plan alone (scan for embedded repos, hidden stores) | "
         f"{percentile(plan_times, 50):.2f} | {percentile(plan_times, 95):.2f} | |"
     )
+    for box in (boxed, cold):
+        await box.aclose()
     return lines
 
 
