@@ -14,7 +14,9 @@ import fnmatch
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 VENDORED_DIRS = frozenset(
@@ -112,13 +114,33 @@ HEAD_BYTES = 2048  # where a "generated" header is looked for
 SNIFF_BYTES = 8192  # where a NUL byte means binary
 MINIFIED_LINE = 1000  # a line longer than this…
 MINIFIED_SHARE = 0.5  # …holding more than this share of the file: minified
+# Selection caps, so a map of ``~`` or ``/`` ends: files, seconds and depth of a walk.
+MAX_FILES = 100_000
+WALK_SECONDS = 10.0
+MAX_DEPTH = 40
 
 
-def list_files(root: Path) -> list[str]:
-    """Candidate files under ``root``, relative and posix, sorted."""
+@dataclass(frozen=True, slots=True)
+class Listing:
+    files: list[str]  # relative, posix, sorted
+    skipped: dict[str, int]  # "limit": files past ``max_files``, or folders left unwalked
+
+
+def list_files(
+    root: Path, *, max_files: int = MAX_FILES, walk_seconds: float = WALK_SECONDS
+) -> Listing:
+    """Candidate files under ``root``, at most ``max_files`` of them. Outside a
+    repository (someone running in ``~`` or ``/``) the walk also stops after
+    ``walk_seconds`` and below ``MAX_DEPTH`` folders; what it left out is counted."""
     listed = _git_files(root)
+    if listed:
+        names = sorted(set(listed))
+        past = len(names) - max_files
+        return Listing(names[:max_files], {"limit": past} if past > 0 else {})
     # A tree inside a repository that ignores all of it is walked instead.
-    return sorted(set(listed if listed else _walk(root)))
+    walk = _Walk(root, max_files, time.monotonic() + walk_seconds)
+    names = sorted(walk.files())
+    return Listing(names, {"limit": walk.left} if walk.left else {})
 
 
 def path_reason(path: str) -> str | None:
@@ -164,33 +186,53 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     if done.returncode != 0:
         return None
-    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
-    # ls-files lists deleted-but-tracked files too, and submodules as directories.
-    return [n for n in names if n and os.path.isfile(os.path.join(root, n))]
+    # Deleted-but-tracked files and submodules (directories) are listed too: the
+    # caller's stat leaves them out.
+    return [n for n in done.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
 
-def _walk(root: Path) -> Iterator[str]:
+class _Walk:
     """Files under ``root``, honouring every ``.gitignore`` on the way (the common
-    subset of its syntax: globs, ``/``-anchored and directory-only patterns, ``!``)."""
-    stack: list[tuple[str, list[tuple[str, list[str]]]]] = [("", [])]
-    while stack:
-        rel_dir, rules = stack.pop()
-        full = os.path.join(root, rel_dir)
-        here = _read_gitignore(os.path.join(full, ".gitignore"))
-        scoped = [*rules, (rel_dir, here)] if here else rules
-        try:
-            entries = sorted(os.scandir(full), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name == ".git" or _ignored(rel, is_dir, scoped):
+    subset of its syntax: globs, ``/``-anchored and directory-only patterns, ``!``),
+    until ``max_files`` or the deadline; ``left`` counts the folders not walked."""
+
+    def __init__(self, root: Path, max_files: int, deadline: float) -> None:
+        self.root = root
+        self.max_files = max_files
+        self.deadline = deadline
+        self.left = 0
+
+    def files(self) -> Iterator[str]:
+        found = 0
+        stack: list[tuple[str, int, list[tuple[str, list[str]]]]] = [("", 0, [])]
+        while stack:
+            if found >= self.max_files or time.monotonic() > self.deadline:
+                self.left += len(stack)
+                return
+            rel_dir, depth, rules = stack.pop()
+            full = os.path.join(self.root, rel_dir)
+            here = _read_gitignore(os.path.join(full, ".gitignore"))
+            scoped = [*rules, (rel_dir, here)] if here else rules
+            try:
+                entries = sorted(os.scandir(full), key=lambda e: e.name)
+            except OSError:
                 continue
-            if is_dir:
-                stack.append((rel, scoped))
-            elif entry.is_file():
-                yield rel
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if entry.name == ".git" or _ignored(rel, is_dir, scoped):
+                    continue
+                if is_dir:
+                    if depth >= MAX_DEPTH:
+                        self.left += 1
+                    else:
+                        stack.append((rel, depth + 1, scoped))
+                elif found >= self.max_files:
+                    self.left += 1
+                    break
+                elif entry.is_file():
+                    found += 1
+                    yield rel
 
 
 def _read_gitignore(path: str) -> list[str]:

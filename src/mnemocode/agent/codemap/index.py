@@ -1,21 +1,46 @@
 """Bring the tags of every selected file up to date: stat each file, reuse what the
 cache holds for an unchanged one, read and hash a changed one, parse it only when
-its content changed."""
+its content changed.
+
+Reading, hashing, parsing and tokenising (for the lexical prior) run in a pool of
+processes when many files changed (a cold build); a few changed files are read in
+this process. Results are put back in path order, so the index is the same
+whichever worker finished first.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import stat
+import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
-from mnemocode.agent.codemap.cache import Entry, TagCache
-from mnemocode.agent.codemap.files import content_reason, list_files, path_reason
+from mnemocode.agent.codemap.cache import Entry, TagCache, encode_document, encode_tags
+from mnemocode.agent.codemap.files import (
+    MAX_FILES,
+    content_reason,
+    list_files,
+    path_reason,
+)
 from mnemocode.agent.codemap.languages import language_of
-from mnemocode.agent.codemap.tags import EMPTY, FileTags, parse_tags
+from mnemocode.agent.codemap.lexical import Document, document
+from mnemocode.agent.codemap.tags import parse_tags
 from mnemocode.agent.codemap.types import Selection
+
+PARALLEL_MIN = 48  # files to read before a pool of processes pays for itself
+MAX_WORKERS = 8
+# LexicalIndex.build's size limit: a larger file is indexed by its path alone.
+LEXICAL_MAX_BYTES = 1_000_000
+# (path, mtime_ns, size, the digest the cache holds or b"")
+Job = tuple[str, int, int, bytes]
 
 
 @dataclass(slots=True)
@@ -31,83 +56,159 @@ class BuildStats:
 @dataclass(frozen=True, slots=True)
 class Index:
     selection: Selection
-    tags: dict[str, FileTags]  # every covered file, sorted by path
     entries: dict[str, Entry]  # every file read (covered or left out for its content)
     stats: BuildStats
+    # Changes whenever a covered file's content, or the set of files, changes.
+    fingerprint: bytes
 
 
 def digest_of(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def read_entry(full: str, st: os.stat_result, old: Entry | None) -> tuple[Entry, bool]:
-    """The entry of a file whose mtime or size changed, and whether it was parsed."""
+def read_file(root: str, job: Job) -> Entry | None:
+    """The entry of a file whose mtime or size changed; None when its content did not
+    (same digest as the cache's)."""
+    rel, mtime_ns, size, old_digest = job
     try:
-        with open(full, "rb") as f:
+        with open(os.path.join(root, rel), "rb") as f:
             data = f.read()
     except OSError:
-        return Entry(st.st_mtime_ns, st.st_size, b"", "unreadable", EMPTY), False
+        return Entry(mtime_ns, size, b"", "unreadable")
     digest = digest_of(data)
-    if old is not None and old.digest == digest:
-        return replace(old, mtime_ns=st.st_mtime_ns, size=st.st_size), False
+    if digest == old_digest:
+        return None
     reason = content_reason(data)
-    language = language_of(full)
-    if reason is not None or language is None:
-        return Entry(st.st_mtime_ns, st.st_size, digest, reason, EMPTY), False
-    return Entry(st.st_mtime_ns, st.st_size, digest, None, parse_tags(data, language)), True
+    if reason is not None:
+        return Entry(mtime_ns, size, digest, reason)
+    language = language_of(rel)
+    tags = encode_tags(parse_tags(data, language)) if language is not None else b""
+    return Entry(mtime_ns, size, digest, None, tags, encode_document(_document(rel, data)))
 
 
-def build_index(  # noqa: PLR0912
-    root: Path, *, cache: TagCache | None, known: Mapping[str, Entry], max_file_bytes: int
+def _document(rel: str, data: bytes) -> Document:
+    if len(data) > LEXICAL_MAX_BYTES:
+        return document(rel, "")
+    text = data.decode("utf-8", "replace")
+    if "\r" in text:  # as a file opened in text mode reads it
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return document(rel, text)
+
+
+def build_index(
+    root: Path,
+    *,
+    cache: TagCache | None,
+    known: Mapping[str, Entry],
+    max_file_bytes: int,
+    max_files: int = MAX_FILES,
 ) -> Index:
     """The index of ``root``; ``known`` is the previous build's entries (in this
     process), else the cache is read."""
-    skipped: Counter[str] = Counter()
-    candidates: list[tuple[str, os.stat_result]] = []
-    for rel in list_files(root):
+    listing = list_files(root, max_files=max_files)
+    skipped: Counter[str] = Counter(listing.skipped)
+    candidates = _candidates(root, listing.files, max_file_bytes, skipped)
+    stored = known if known else (cache.load() if cache is not None else {})
+    stats = BuildStats()
+    entries: dict[str, Entry] = {}
+    jobs: list[Job] = []
+    for rel, mtime_ns, size in candidates:
+        old = stored.get(rel)
+        if old is not None and old.mtime_ns == mtime_ns and old.size == size:
+            entries[rel] = old
+            stats.reused += 1
+        else:
+            jobs.append((rel, mtime_ns, size, old.digest if old is not None else b""))
+    changed: list[tuple[str, Entry]] = []
+    for job, read in zip(jobs, _read_all(str(root), jobs), strict=True):
+        rel, mtime_ns, size, _ = job
+        if read is None:
+            entry = replace(stored[rel], mtime_ns=mtime_ns, size=size)
+            stats.rehashed += 1
+        elif read.reason is None and language_of(rel) is not None:
+            entry = read
+            stats.parsed += 1
+            stats.parsed_paths.append(rel)
+        else:
+            entry = read
+            stats.rehashed += 1
+        entries[rel] = entry
+        changed.append((rel, entry))
+    if cache is not None:
+        cache.save(changed, sorted(set(stored) - set(entries)))
+    selection, fingerprint = _selection(entries, skipped)
+    return Index(selection, entries, stats, fingerprint)
+
+
+def _candidates(
+    root: Path, files: Sequence[str], max_file_bytes: int, skipped: Counter[str]
+) -> list[tuple[str, int, int]]:
+    """(path, mtime_ns, size) of the listed regular files not left out by name or size."""
+    out: list[tuple[str, int, int]] = []
+    for rel in files:
         reason = path_reason(rel)
         if reason is None:
             try:
                 st = os.stat(os.path.join(root, rel))
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):  # a submodule, a fifo
+                continue
             reason = "large" if st.st_size > max_file_bytes else None
         if reason is not None:
             skipped[reason] += 1
         else:
-            candidates.append((rel, st))
-    stored = known if known else (cache.load() if cache is not None else {})
-    stats = BuildStats()
-    entries: dict[str, Entry] = {}
-    changed: list[tuple[str, Entry]] = []
-    for rel, st in candidates:
-        old = stored.get(rel)
-        if old is not None and old.mtime_ns == st.st_mtime_ns and old.size == st.st_size:
-            entries[rel] = old
-            stats.reused += 1
-            continue
-        entry, parsed = read_entry(os.path.join(root, rel), st, old)
-        entries[rel] = entry
-        changed.append((rel, entry))
-        if parsed:
-            stats.parsed += 1
-            stats.parsed_paths.append(rel)
-        else:
-            stats.rehashed += 1
-    if cache is not None:
-        removed = sorted(set(stored) - set(entries))
-        cache.save(changed, removed)
-    tags: dict[str, FileTags] = {}
+            out.append((rel, st.st_mtime_ns, st.st_size))
+    return out
+
+
+def _selection(entries: Mapping[str, Entry], skipped: Counter[str]) -> tuple[Selection, bytes]:
+    covered: list[str] = []
     unparsed: list[str] = []
+    fingerprint = hashlib.blake2b(digest_size=16)
     for rel in sorted(entries):
         entry = entries[rel]
         if entry.reason is not None:
             skipped[entry.reason] += 1
             continue
-        tags[rel] = entry.tags
+        covered.append(rel)
+        fingerprint.update(rel.encode("utf-8", "surrogateescape") + b"\0" + entry.digest)
         if language_of(rel) is None:
             unparsed.append(rel)
     selection = Selection(
-        files=tuple(tags), skipped=dict(sorted(skipped.items())), unparsed=tuple(unparsed)
+        files=tuple(covered), skipped=dict(sorted(skipped.items())), unparsed=tuple(unparsed)
     )
-    return Index(selection, tags, entries, stats)
+    return selection, fingerprint.digest()
+
+
+def _read_all(root: str, jobs: Sequence[Job]) -> list[Entry | None]:
+    workers = min(MAX_WORKERS, _cpus(), len(jobs) // (PARALLEL_MIN // 2) or 1)
+    if len(jobs) < PARALLEL_MIN or workers < 2:
+        return [read_file(root, job) for job in jobs]
+    # Largest files first, so the last chunks handed out are small ones.
+    order = sorted(range(len(jobs)), key=lambda i: (-jobs[i][2], jobs[i][0]))
+    chunk = max(1, len(jobs) // (workers * 8))
+    out: list[Entry | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        done = pool.map(partial(read_file, root), [jobs[i] for i in order], chunksize=chunk)
+        for i, entry in zip(order, done, strict=True):
+            out[i] = entry
+    return out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _context() -> BaseContext:
+    """``fork`` (the cheapest start) in a single-threaded process; with other threads
+    running (a session's map thread), a fork could inherit a held lock: forkserver."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")

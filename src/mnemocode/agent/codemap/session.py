@@ -130,6 +130,8 @@ class SessionMap:
 
 def focus_for(code_map: CodeMap, root: Path, text: str, chat_files: Sequence[str] = ()) -> Focus:
     """The focus of ``text`` (a task, a query) with ``chat_files`` in the conversation."""
+    if root.resolve() == code_map.root:
+        return code_map.focus(text, chat_files)
     from mnemocode.agent.codemap.focus import focus_from_text
 
     files = code_map.selection().files
