@@ -51,23 +51,26 @@ def _tied_tree(root: Path) -> Path:
     return root
 
 
-def _map_in_process(root: Path, seed: str, cache: Path | None) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(root), str(cache or ""), TASK],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def _maps_in_processes(root: Path, seeds: list[str], cache: Path | None = None) -> list[str]:
+    """The map printed by one fresh process per seed, run side by side."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(root), str(cache or ""), TASK],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in seeds
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(seeds), [err for _, err in outputs]
+    return [out for out, _ in outputs]
 
 
 def test_same_map_with_every_hash_seed(tmp_path: Path) -> None:
     root = _tied_tree(tmp_path / "tree")
-    cold = [_map_in_process(root, seed, None) for seed in ("0", "1", "4242")]
+    cold = _maps_in_processes(root, ["0", "1", "4242"])
     assert cold[0] == cold[1] == cold[2]
     result = json.loads(cold[0])
     scores = [score for _, score, _ in result["ranked"]]
@@ -80,4 +83,4 @@ def test_same_map_with_every_hash_seed(tmp_path: Path) -> None:
     cache = tmp_path / "codemap.db"
     written = CodeMap(root, cache_path=cache)
     assert written.stats.parsed == len(scores) - len(written.selection().unparsed)
-    assert _map_in_process(root, "7", cache) == cold[0]
+    assert _maps_in_processes(root, ["7"], cache) == [cold[0]]
