@@ -323,11 +323,16 @@ def section(methods: list[Method], instances: list[Instance]) -> str:
             f"| {m.label} | {m.recall(1):.3f} | {m.recall(5):.3f} | {m.recall(10):.3f} | "
             f"{m.all10 / max(1, m.n):.3f} | {m.seconds / max(1, m.n):.2f} |"
         )
-    lines += ["", "R@10 per repository:", ""]
+    lines += ["", "R@10 per repository (seconds per instance):", ""]
     lines.append("| repository | n | " + " | ".join(m.name for m in methods) + " |")
     lines.append("|---|---|" + "---|" * len(methods))
     for repo in repos:
-        cells = [f"{sum(v) / len(v):.2f}" if (v := m.per_repo.get(repo)) else "-" for m in methods]
+        cells = [
+            f"{sum(v) / len(v):.2f} ({m.repo_seconds[repo] / len(v):.2f} s)"
+            if (v := m.per_repo.get(repo))
+            else "-"
+            for m in methods
+        ]
         n = sum(1 for i in instances if i.repo == repo)
         lines.append(f"| {repo} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

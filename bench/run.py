@@ -42,6 +42,7 @@ ALL = [
     "memory_latency",
     "runtime",
     "codemap",
+    "localisation",
     "solver_cost",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"

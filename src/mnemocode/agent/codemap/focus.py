@@ -117,8 +117,15 @@ _SNAKE = re.compile(r"\b_*[A-Za-z][A-Za-z0-9]*_\w*[A-Za-z0-9]\b")
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
 _DEF_IN_CODE = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 _EXCEPTION = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt))\b")
-_MESSAGE = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning)\s*:\s*(.+)$", re.MULTILINE)
-_QUOTED = re.compile(r"""'[^'\n]*'|"[^"\n]*"|<[^>\n]*>|\b0x[0-9a-f]+\b|\d+(?:\.\d+)?""")
+_MESSAGE = re.compile(
+    r"\b(?:[A-Z]\w*(?:Error|Exception|Warning)|ERROR|WARNING|CRITICAL|FATAL|error|warning)"
+    r"\s*:\s*(.+)$",
+    re.MULTILINE,
+)
+# what cuts a message into literal pieces: quoted values, numbers, brackets, separators
+_QUOTED = re.compile(
+    r"""'[^'\n]*'|"[^"\n]*"|`[^`\n]*`|<[^>\n]*>|\b0x[0-9a-f]+\b|\d+(?:\.\d+)?|[()\[\]{};]"""
+)
 _KEYWORDS = frozenset(
     [
         "and",
@@ -242,7 +249,7 @@ def _identifiers(text: str, code: str, prose: str, w: FocusWeights) -> dict[str,
                 put(part, w.prose)
     for name in _EXCEPTION.findall(text):
         put(name, w.exception)
-    for m in _FRAME.finditer(text):
+    for m in [*_FRAME.finditer(text), *_PYTEST_FRAME.finditer(text)]:
         if m.group(3):
             put(m.group(3).split(".")[-1], w.frame_function)
     return idents

@@ -14,9 +14,11 @@ fixed by a tolerance reached the same way in every process.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 from mnemocode.agent.codemap.tags import FileTags
 from mnemocode.agent.codemap.types import Focus
@@ -33,6 +35,7 @@ CHANGED = 1.0  # personalisation of a recently changed file
 PRIOR_SHARE = 0.5  # the prior's share of the personalisation when there is other focus
 UNIFORM_SHARE = 0.05  # every file keeps a little of the restart: the rest stay ordered
 OWN_SHARE = 0.3  # the share of a file's rank its own definitions get, whoever uses them
+GRAPH_SHARE = 0.02  # the walk's part of a file's score next to the prior's (max 1)
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 
 
@@ -128,17 +131,27 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
     restart = personalization(paths, focus, defines)
     x = list(restart)
     shares = [0.0] * len(names)
+    # The iteration runs on flat lists with map() (no Python-level loop per edge), the
+    # same operations in the same order as a loop over names would do them.
+    sources = [i for flow, _ in flows for i in flow]
+    weights = [w for _, flow in flows for w in flow]
+    spans: list[slice] = []
+    for flow, _ in flows:
+        start = spans[-1].stop if spans else 0
+        spans.append(slice(start, start + len(flow)))
+    sizes = [len(definers) for definers in targets]
+    defined_by: list[list[int]] = [[] for _ in range(n)]  # file → its names, in name order
+    for k, definers in enumerate(targets):
+        for d in definers:
+            defined_by[d].append(k)
     for _ in range(MAX_ITERATIONS):
-        y = [0.0] * n
-        for k, ((sources, weights), definers) in enumerate(zip(flows, targets, strict=True)):
-            share = DAMPING * sum([x[i] * w for i, w in zip(sources, weights, strict=True)])
-            share /= len(definers)
-            shares[k] = share
-            for d in definers:
-                y[d] += share
-        base = DAMPING * sum([x[i] for i in dangling]) + (1 - DAMPING)
-        y = [v + base * r for v, r in zip(y, restart, strict=True)]
-        delta = sum([abs(a - b) for a, b in zip(x, y, strict=True)])
+        products = list(map(operator.mul, map(x.__getitem__, sources), weights))
+        sums = map(sum, map(products.__getitem__, spans))
+        shares = list(map(operator.truediv, map(DAMPING.__mul__, sums), sizes))
+        y = [reduce(operator.add, map(shares.__getitem__, ks), 0.0) for ks in defined_by]
+        base = DAMPING * sum(map(x.__getitem__, dangling)) + (1 - DAMPING)
+        y = list(map(operator.add, y, map(base.__mul__, restart)))
+        delta = sum(map(abs, map(operator.sub, x, y)))
         x = y
         if delta < TOLERANCE:
             break
@@ -146,8 +159,25 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
     for k, name in enumerate(names):
         for d in targets[k]:
             definitions[(paths[d], name)] = shares[k]
-    order = sorted(range(n), key=lambda i: (-x[i], paths[i]))
-    return Ranking([(paths[i], x[i]) for i in order], definitions)
+    score = final_scores(paths, x, focus.prior)
+    order = sorted(range(n), key=lambda i: (-score[i], paths[i]))
+    return Ranking([(paths[i], score[i]) for i in order], definitions)
+
+
+def final_scores(
+    paths: Sequence[str], rank: Sequence[float], prior: Mapping[str, float]
+) -> list[float]:
+    """The files' scores: the task's prior first, the walk's rank after it. On SWE-bench
+    issues the walk pulls toward hubs (errors, utils) that every file uses, so it
+    only orders what the prior leaves tied; with no prior the walk decides alone."""
+    top_prior = max((v for v in prior.values() if v > 0), default=0.0)
+    if top_prior <= 0:
+        return list(rank)
+    top_rank = max(rank, default=0.0) or 1.0
+    return [
+        prior.get(p, 0.0) / top_prior + GRAPH_SHARE * r / top_rank
+        for p, r in zip(paths, rank, strict=True)
+    ]
 
 
 def definition_score(
