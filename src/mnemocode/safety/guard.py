@@ -223,7 +223,10 @@ class GuardedToolset:
                 result=_denied(call, moved),
                 source="recheck",
             )
-        checkpoint = await asyncio.to_thread(self._checkpoint, call, ctx, verdict, spec)
+        checkpoint = None
+        if self.checkpoints is not None and _modifies(call, verdict, spec):
+            # A snapshot reads the tree: off the event loop. A read-only call needs none.
+            checkpoint = await asyncio.to_thread(self._checkpoint, call, ctx, verdict, spec)
         if call.name == "shell_exec":
             # An approved command gets the network for this one run.
             grant = _Grant(

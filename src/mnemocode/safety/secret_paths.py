@@ -9,6 +9,7 @@ those paths.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -129,11 +130,31 @@ def has_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
+@functools.lru_cache(maxsize=16)
+def secrets_of(home: Path) -> SecretPaths:
+    """The (immutable) secret test for one home, made once."""
+    return SecretPaths([home])
+
+
 class SecretPaths:
     """The secret test for a user whose home is one of ``homes``."""
 
     def __init__(self, homes: Iterable[Path]) -> None:
         self.roots = tuple(home / rel for home in homes for rel in SECRET_HOME_PATHS)
+        self._root_texts = frozenset(str(root) for root in self.roots)
+
+    def _under_a_root(self, path: Path) -> bool:
+        """``is_under(path, self.roots)`` by looking up ``path`` and each of its
+        parents: a few set lookups instead of one test per credential store."""
+        text = str(path)
+        if text in self._root_texts:
+            return True
+        cut = text.find(os.sep, 1)
+        while cut != -1:
+            if text[:cut] in self._root_texts:
+                return True
+            cut = text.find(os.sep, cut + 1)
+        return False
 
     def is_secret(self, path: Path) -> bool:
         """Whether ``path`` (absolute, normalised) looks like it holds credentials."""
@@ -144,7 +165,7 @@ class SecretPaths:
             return True
         if proc_secret(path.parts):
             return True
-        return is_under(path, self.roots) and not name.endswith(".pub")
+        return self._under_a_root(path) and not name.endswith(".pub")
 
     def contains_secrets(self, path: Path) -> bool:
         """Whether ``path`` is a folder above a credential store (``~``, ``/home``,

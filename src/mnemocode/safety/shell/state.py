@@ -3,13 +3,14 @@ it tracks while walking (the cwd that ``cd`` changes, defined functions)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mnemocode.safety.secret_paths import SecretPaths, proc_secret
+from mnemocode.safety.secret_paths import proc_secret, secrets_of
 from mnemocode.safety.shell import globs
 from mnemocode.safety.shell.verdict import SEVERITY, Action, Arg, Finding, ShellVerdict, names
 
@@ -61,6 +62,16 @@ def shorten(command: str) -> str:
     return command if len(command) <= _MAX_SHOWN else command[: _MAX_SHOWN - 1] + "…"
 
 
+@functools.lru_cache(maxsize=16)
+def _protected_dirs(workdir: Path, home: Path) -> frozenset[str]:
+    """Folders whose removal is always refused: /, the home, the work directory,
+    their parents and the system's."""
+    protected = {"/", str(home), str(workdir)}
+    for base in (home, workdir):
+        protected.update(str(p) for p in base.parents)
+    return frozenset(protected | _SYSTEM_DIRS)
+
+
 class Analysis:
     """Everything found in one command line, plus the fixed facts it is judged by."""
 
@@ -75,11 +86,8 @@ class Analysis:
         self.depth = 0  # nesting of `bash -c` / `eval` scripts
         self.zsh = 0  # > 0 while analysing a zsh script (stricter about globs)
         self.network = False  # set by parts that talk to the network without a net: rule
-        self.secrets = SecretPaths([self.home_dir])
-        protected = {"/", str(self.home_dir), str(self.workdir)}
-        for base in (self.home_dir, self.workdir):
-            protected.update(str(p) for p in base.parents)
-        self.protected = frozenset(protected | _SYSTEM_DIRS)
+        self.secrets = secrets_of(self.home_dir)
+        self.protected = _protected_dirs(self.workdir, self.home_dir)
 
     # ---- findings ----------------------------------------------------------------
 
