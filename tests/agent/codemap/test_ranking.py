@@ -38,6 +38,8 @@ def test_every_candidate_file_is_ranked(cm: CodeMap) -> None:
     ("task", "first"),
     [
         ("LedgerStore.flush_pending_rows drops the last row", "pkg/ledger.py"),
+        # report.py's restart must not all flow on to shapes.py, which it uses
+        ("make `summary_line` print two decimals", "pkg/report.py"),
         ("helper_013 returns the wrong sum", "pkg/mod_013.py"),
     ],
 )
@@ -48,8 +50,6 @@ def test_a_mentioned_identifier_puts_its_defining_file_first(
 
 
 def test_the_map_opens_with_the_mentioned_definition(cm: CodeMap) -> None:
-    # rank() puts shapes.py (which report.py uses) above report.py here: the walk
-    # carries report.py's restart on to it; the map still leads with summary_line
     text = cm.render(_from_text(cm, "make `summary_line` print two decimals"), tokens=200)
     assert text.startswith("pkg/report.py:\n⋮\n4│def summary_line(radius: float) -> str:\n")
 
