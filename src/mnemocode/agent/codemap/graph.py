@@ -5,6 +5,9 @@ among them. The weight grows for names the task mentions, for long specific name
 and for references from files in focus, and shrinks for private names and names
 defined in many files. The walk restarts toward the files in focus, the files
 defining the task's identifiers, recently changed files and a per-file prior.
+When the task gives a prior, a file's final score is that prior with the walk's rank
+as a small tie-breaker (``final_scores``): on real issues the walk alone drifts to
+hub files every module uses.
 
 Everything is deterministic to the byte: files and names are visited in sorted
 order, the float sums always run in the same order, and the iteration count is
@@ -112,6 +115,7 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
     # name → [(referencing file, weight)], the weights normalised per referencing file
     edges: dict[str, list[tuple[int, float]]] = {}
     out_weight = [0.0] * n
+    weight_of: dict[str, float] = {}  # name_weight, once per name
     for i, path in enumerate(paths):
         boost = focus.files.get(path)
         factor = FOCUS_REFERENCER * boost if boost else 1.0
@@ -119,7 +123,10 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
             definers = defines.get(name)
             if definers is None:
                 continue
-            w = name_weight(name, focus, len(definers)) * math.sqrt(len(lines)) * factor
+            weight = weight_of.get(name)
+            if weight is None:
+                weight = weight_of[name] = name_weight(name, focus, len(definers))
+            w = weight * math.sqrt(len(lines)) * factor
             edges.setdefault(name, []).append((i, w))
             out_weight[i] += w
     names = sorted(edges)
