@@ -44,11 +44,13 @@ class CodeMap:
         cache_path: Path | None = None,
         max_file_bytes: int = 1_000_000,
         max_files: int = MAX_FILES,
+        workers: int | None = None,
         count: Callable[[str], int] | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
+        self.workers = workers  # parser processes (None: as many as pay off; 1: none)
         self._cache = TagCache(cache_path, str(self.root)) if cache_path is not None else None
         self._count = count
         self._entries: dict[str, Entry] = {}
@@ -66,6 +68,14 @@ class CodeMap:
     def selection(self) -> Selection:
         """The files covered, and how many were left out, by reason."""
         return self._refresh().selection
+
+    def prepare(self) -> Selection:
+        """Bring the index up to date and decode every file's tags and words, so the
+        next answers only rank (a session's background build)."""
+        index = self._refresh()
+        self._decoded(index)
+        self.lexical()
+        return index.selection
 
     def focus(self, text: str, chat_files: Sequence[str] = ()) -> Focus:
         """``focus_from_text`` of ``text`` over this map's files, with its lexical
@@ -142,6 +152,7 @@ class CodeMap:
             known=self._entries,
             max_file_bytes=self.max_file_bytes,
             max_files=self.max_files,
+            workers=self.workers,
         )
         self._entries = index.entries
         self._index = index

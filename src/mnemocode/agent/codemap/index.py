@@ -102,9 +102,11 @@ def build_index(
     known: Mapping[str, Entry],
     max_file_bytes: int,
     max_files: int = MAX_FILES,
+    workers: int | None = None,
 ) -> Index:
     """The index of ``root``; ``known`` is the previous build's entries (in this
-    process), else the cache is read."""
+    process), else the cache is read. ``workers``: processes parsing at once (None:
+    one per CPU when enough files changed; 1: in this process)."""
     listing = list_files(root, max_files=max_files)
     skipped: Counter[str] = Counter(listing.skipped)
     candidates = _candidates(root, listing.files, max_file_bytes, skipped)
@@ -120,7 +122,7 @@ def build_index(
         else:
             jobs.append((rel, mtime_ns, size, old.digest if old is not None else b""))
     changed: list[tuple[str, Entry]] = []
-    for job, read in zip(jobs, _read_all(str(root), jobs), strict=True):
+    for job, read in zip(jobs, _read_all(str(root), jobs, workers), strict=True):
         rel, mtime_ns, size, _ = job
         if read is None:
             entry = replace(stored[rel], mtime_ns=mtime_ns, size=size)
@@ -181,9 +183,12 @@ def _selection(entries: Mapping[str, Entry], skipped: Counter[str]) -> tuple[Sel
     return selection, fingerprint.digest()
 
 
-def _read_all(root: str, jobs: Sequence[Job]) -> list[Entry | None]:
-    workers = min(MAX_WORKERS, _cpus(), len(jobs) // (PARALLEL_MIN // 2) or 1)
-    if len(jobs) < PARALLEL_MIN or workers < 2:
+def _read_all(root: str, jobs: Sequence[Job], workers: int | None) -> list[Entry | None]:
+    if workers is None:
+        few = len(jobs) < PARALLEL_MIN
+        workers = 1 if few else min(MAX_WORKERS, _cpus(), len(jobs) // (PARALLEL_MIN // 2))
+    workers = min(workers, len(jobs))
+    if workers < 2:
         return [read_file(root, job) for job in jobs]
     # Largest files first, so the last chunks handed out are small ones.
     order = sorted(range(len(jobs)), key=lambda i: (-jobs[i][2], jobs[i][0]))

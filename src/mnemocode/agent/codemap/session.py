@@ -109,7 +109,7 @@ class SessionMap:
             self._map = CodeMap(
                 self.root, cache_path=self.cache_path, max_file_bytes=self.max_file_bytes
             )
-            self._map.rank(Focus())  # parses every file: later maps only re-rank
+            self._map.prepare()  # parses every file: later maps only rank
         return len(self._map.selection().files)
 
     def relative(self, paths: Sequence[str]) -> list[str]:

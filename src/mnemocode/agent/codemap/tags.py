@@ -48,13 +48,20 @@ def parse_tags(source: bytes, language: str) -> FileTags:
     nodes.sort(key=lambda item: (item[0].start_byte, -item[0].end_byte))
     definitions = _definitions(source, nodes, names, name_starts)
     taken = set(name_starts)
-    references: References = {}
+    rows: dict[bytes, list[int]] = {}  # by the name's bytes: decoded once each
     for node in captures.get("reference", ()):
-        if node.start_byte in taken:
+        start = node.start_byte
+        if start in taken:
             continue
-        text = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
-        references.setdefault(text, []).append(node.start_point.row + 1)
-    ordered = {name: sorted(set(lines)) for name, lines in sorted(references.items())}
+        key = source[start : node.end_byte]
+        at = rows.get(key)
+        if at is None:
+            at = rows[key] = []
+        at.append(node.start_point[0])
+    references: dict[str, set[int]] = {}
+    for key, at in rows.items():
+        references.setdefault(key.decode("utf-8", "replace"), set()).update(at)
+    ordered = {name: [r + 1 for r in sorted(lines)] for name, lines in sorted(references.items())}
     return FileTags(tuple(definitions), ordered)
 
 
