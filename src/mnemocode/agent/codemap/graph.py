@@ -136,8 +136,44 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
     targets = [defines[name] for name in names]
     dangling = [i for i in range(n) if out_weight[i] == 0.0]
     restart = personalization(paths, focus, defines)
+    x, shares = _walk(flows, targets, dangling, restart)
+    definitions: dict[tuple[str, str], float] = {}
+    for k, name in enumerate(names):
+        for d in targets[k]:
+            definitions[(paths[d], name)] = shares[k]
+    score = final_scores(paths, x, focus.prior)
+    order = sorted(range(n), key=lambda i: (-score[i], paths[i]))
+    return Ranking([(paths[i], score[i]) for i in order], definitions)
+
+
+def final_scores(
+    paths: Sequence[str], rank: Sequence[float], prior: Mapping[str, float]
+) -> list[float]:
+    """The files' scores: the task's prior first, the walk's rank after it. On SWE-bench
+    issues the walk pulls toward hubs (errors, utils) that every file uses, so it
+    only orders what the prior leaves tied; with no prior the walk decides alone."""
+    top_prior = max((v for v in prior.values() if v > 0), default=0.0)
+    if top_prior <= 0:
+        return list(rank)
+    top_rank = max(rank, default=0.0) or 1.0
+    return [
+        prior.get(p, 0.0) / top_prior + GRAPH_SHARE * r / top_rank
+        for p, r in zip(paths, rank, strict=True)
+    ]
+
+
+def _walk(
+    flows: Sequence[tuple[list[int], list[float]]],
+    targets: Sequence[list[int]],
+    dangling: Sequence[int],
+    restart: Sequence[float],
+) -> tuple[list[float], list[float]]:
+    """The personalised PageRank of every file, and the share each name passed on in
+    the last iteration. ``flows[k]``: the files referencing name k and their weights;
+    ``targets[k]``: the files defining it."""
     x = list(restart)
-    shares = [0.0] * len(names)
+    shares = [0.0] * len(targets)
+    n = len(restart)
     # The iteration runs on flat lists with map() (no Python-level loop per edge), the
     # same operations in the same order as a loop over names would do them.
     sources = [i for flow, _ in flows for i in flow]
@@ -162,29 +198,7 @@ def rank_files(paths: Sequence[str], tags: Mapping[str, FileTags], focus: Focus)
         x = y
         if delta < TOLERANCE:
             break
-    definitions: dict[tuple[str, str], float] = {}
-    for k, name in enumerate(names):
-        for d in targets[k]:
-            definitions[(paths[d], name)] = shares[k]
-    score = final_scores(paths, x, focus.prior)
-    order = sorted(range(n), key=lambda i: (-score[i], paths[i]))
-    return Ranking([(paths[i], score[i]) for i in order], definitions)
-
-
-def final_scores(
-    paths: Sequence[str], rank: Sequence[float], prior: Mapping[str, float]
-) -> list[float]:
-    """The files' scores: the task's prior first, the walk's rank after it. On SWE-bench
-    issues the walk pulls toward hubs (errors, utils) that every file uses, so it
-    only orders what the prior leaves tied; with no prior the walk decides alone."""
-    top_prior = max((v for v in prior.values() if v > 0), default=0.0)
-    if top_prior <= 0:
-        return list(rank)
-    top_rank = max(rank, default=0.0) or 1.0
-    return [
-        prior.get(p, 0.0) / top_prior + GRAPH_SHARE * r / top_rank
-        for p, r in zip(paths, rank, strict=True)
-    ]
+    return x, shares
 
 
 def definition_score(

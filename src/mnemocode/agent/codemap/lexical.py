@@ -16,6 +16,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -82,8 +83,10 @@ FIELD_B = (0.3, 0.5, 0.75)
 K1 = 1.2
 
 
+@lru_cache(maxsize=1 << 17)  # the same names recur across a tree's files
 def expand(token: str) -> list[str]:
-    """A token's terms: itself lowercased, and its parts when it has several."""
+    """A token's terms: itself lowercased, and its parts when it has several (a shared
+    list: not to be changed)."""
     lower = token.lower()
     parts = [p.lower() for chunk in token.split("_") for p in _PART.findall(chunk)]
     terms = [lower] if len(lower) > 1 and lower not in _STOP else []
