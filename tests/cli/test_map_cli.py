@@ -27,7 +27,7 @@ def test_json_lists_every_candidate_file_best_first(tmp_path: Path, isolated_hom
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert list(data) == ["files"]
+    assert list(data) == ["files", "skipped"]
     files = data["files"]
     paths = [f["path"] for f in files]
     assert set(SOURCES) <= set(paths), paths  # relative to PATH, every source file
@@ -76,3 +76,18 @@ def test_the_tag_cache_lives_in_mnemo_home_not_the_repo(
     assert proc.returncode == 0, proc.stderr
     assert list(isolated_home.glob("projects/*/codemap.db"))
     assert not list(repo.rglob("codemap.db"))
+
+
+def test_what_the_map_left_out_is_counted(tmp_path: Path, isolated_home: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "node_modules" / "left").mkdir(parents=True)
+    (repo / "node_modules" / "left" / "index.js").write_text("function left() {}\n")
+    (repo / "app.min.js").write_text("function a(){}" * 50 + "\n")
+    proc = run_mnemo(["map", "--json"], cwd=repo, home=isolated_home)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["skipped"] == {"minified": 1, "vendored": 1}
+    assert not {"app.min.js", "node_modules/left/index.js"} & {f["path"] for f in data["files"]}
+    text = run_mnemo(["map"], cwd=repo, home=isolated_home)
+    assert text.stderr.strip().endswith("· left out: 1 minified, 1 vendored"), text.stderr
+    assert "left out" not in text.stdout

@@ -16,11 +16,11 @@ async def test_map_shows_the_ranked_map_focused_on_the_query(tmp_path: Path) -> 
     make_repo(tmp_path / "work")
     async with repl_session(tmp_path, []) as s:
         s.send("/map flush_pending_rows in LedgerStore\n")
-        await s.wait_for("files in the map")
+        await s.wait_for("· budget")
     out = s.output
     assert "def flush_pending_rows(self, limit: int = 100) -> int" in out
     assert out.index("pkg/ledger.py") < out.index("pkg/shapes.py")
-    assert "6 files in the map · focused on 'flush_pending_rows in LedgerStore'" in out
+    assert "6 files (1 by name only) · focused on 'flush_pending_rows in LedgerStore'" in out
 
 
 async def test_map_says_when_the_map_is_off(tmp_path: Path) -> None:

@@ -55,11 +55,14 @@ def map_command(
     wanted = focus_for(code_map, root, focus)
     if as_json:
         files = [_ranked(r) for r in code_map.rank(wanted)]
-        typer.echo(json.dumps({"files": files}, ensure_ascii=False))
+        selection = code_map.selection()
+        report = {"files": files, "skipped": dict(sorted(selection.skipped.items()))}
+        typer.echo(json.dumps(report, ensure_ascii=False))
         return
     rendered = code_map.render(wanted, tokens=budget)
     if rendered:
         typer.echo(rendered.rstrip("\n"))
+    typer.echo(code_map.selection().summary(), err=True)  # stdout stays the map
 
 
 def _ranked(ranked: RankedFile) -> dict[str, Any]:

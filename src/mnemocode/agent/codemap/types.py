@@ -55,3 +55,11 @@ class Selection:
     files: tuple[str, ...]
     skipped: dict[str, int] = field(default_factory=dict)  # reason → count
     unparsed: tuple[str, ...] = ()  # listed by name only (no grammar)
+
+    def summary(self) -> str:
+        """``"120 files (3 by name only) · left out: 40 vendored, 2 minified"``."""
+        text = f"{len(self.files):,} files"
+        if self.unparsed:
+            text += f" ({len(self.unparsed):,} by name only)"
+        left = [f"{count:,} {reason}" for reason, count in sorted(self.skipped.items()) if count]
+        return text + (" · left out: " + ", ".join(left) if left else "")

@@ -23,13 +23,13 @@ async def map_command(ctx: ReplContext, arg: str) -> None:
 
     def render(cm: CodeMap) -> tuple[str, int]:
         focus = focus_for(cm, session.root, arg, chat)
-        return cm.render(focus, tokens=session.tokens), len(cm.selection().files)
+        return cm.render(focus, tokens=session.tokens), cm.selection().summary()
 
     with ctx.renderer.status("mapping…"):
         rendered, files = await session.run(render)
     ctx.console.print(Text(rendered.rstrip() or "(no source files)"))
     focus = f" · focused on {arg!r}" if arg else ""
-    ctx.say(f"{files} files in the map{focus} · budget {session.tokens} tokens", "dim")
+    ctx.say(f"{files}{focus} · budget {session.tokens} tokens", "dim")
 
 
 COMMANDS = [SlashCommand("map", "the ranked code map (focused on a query)", map_command, "[query]")]
