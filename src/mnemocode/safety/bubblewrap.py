@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnemocode.core.errors import ToolDenied, ToolError
+from mnemocode.core.errors import ToolDenied
 from mnemocode.core.protocols import CommandResult, CommandSpec
 from mnemocode.safety.confinement import Confinement, Scan, remove_planted
-from mnemocode.safety.sandbox import LocalSandbox, Process, discard, output_fds
+from mnemocode.safety.sandbox import LocalSandbox, Process, launch
 from mnemocode.safety.warm import ExecutorGone, WarmPool
 
 
@@ -151,22 +151,15 @@ class BubblewrapSandbox(LocalSandbox):
         executor = await self._warm.get(self.prefix(spec), env)
         if executor is None:
             return self._spawn(spec, log_path)
-        read_fd, write_fd = output_fds(log_path)
+        command = LocalSandbox.argv(self, spec)
         try:
-            command = LocalSandbox.argv(self, spec)
-            return executor.spawn(command, spec.cwd.resolve(), env, write_fd), read_fd
+            return launch(
+                spec,
+                log_path,
+                lambda out_fd: executor.spawn(command, spec.cwd.resolve(), env, out_fd),
+            )
         except ExecutorGone:
-            os.close(read_fd)
-            discard(log_path)
             return self._spawn(spec, log_path)  # it died: this one in its own bwrap
-        except OSError as exc:
-            os.close(read_fd)
-            discard(log_path)
-            raise ToolError(
-                f"could not start command in {spec.cwd}: {exc.strerror or exc}"
-            ) from exc
-        finally:
-            os.close(write_fd)
 
     async def aclose(self) -> None:
         await super().aclose()

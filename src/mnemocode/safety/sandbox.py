@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from mnemocode.core.errors import ToolError
 from mnemocode.core.protocols import CommandResult, CommandSpec
@@ -70,6 +70,9 @@ class Process(Protocol):
     def returncode(self) -> int | None: ...
     def poll(self) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int: ...
+
+
+ProcessT = TypeVar("ProcessT", bound=Process)
 
 
 @dataclass(slots=True)
@@ -165,27 +168,20 @@ class LocalSandbox:
     def _spawn(
         self, spec: CommandSpec, log_path: Path | None
     ) -> tuple[subprocess.Popen[bytes], int]:
-        read_fd, write_fd = output_fds(log_path)
         env = self.environment(spec)
-        try:
-            proc = subprocess.Popen(
+
+        def start(out_fd: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
                 self.argv(spec),
                 cwd=spec.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=write_fd,
+                stdout=out_fd,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        except OSError as exc:
-            os.close(read_fd)
-            discard(log_path)
-            raise ToolError(
-                f"could not start command in {spec.cwd}: {exc.strerror or exc}"
-            ) from exc
-        finally:
-            os.close(write_fd)
-        return proc, read_fd
+
+        return launch(spec, log_path, start)
 
     async def _supervise(self, run: _Running) -> CommandResult:
         spec, proc, out = run.spec, run.proc, run.out
@@ -385,6 +381,26 @@ class _Output:
         tail_text = tail.decode("utf-8", "replace").lstrip("\ufffd")
         note = f"\n[... {omitted} bytes of output omitted ...]\n"
         return head_text + note + tail_text, True
+
+
+def launch(
+    spec: CommandSpec, log_path: Path | None, start: Callable[[int], ProcessT]
+) -> tuple[ProcessT, int]:
+    """``start(write end)`` with the command's output fds made, and the read end.
+    On failure nothing is left open; an OSError becomes the tool's error."""
+    read_fd, write_fd = output_fds(log_path)
+    try:
+        return start(write_fd), read_fd
+    except BaseException as exc:
+        os.close(read_fd)
+        discard(log_path)
+        if isinstance(exc, OSError):
+            raise ToolError(
+                f"could not start command in {spec.cwd}: {exc.strerror or exc}"
+            ) from exc
+        raise
+    finally:
+        os.close(write_fd)
 
 
 def output_fds(log_path: Path | None) -> tuple[int, int]:
