@@ -168,15 +168,15 @@ async def test_a_killed_sandbox_is_replaced(
 async def test_a_sandbox_killed_mid_command_ends_the_command(
     work: Path, fake_home: Path, box: BubblewrapSandbox
 ) -> None:
-    running = asyncio.ensure_future(box.run(spec("sleep 20; echo finished", work, fake_home)))
+    running = asyncio.ensure_future(box.run(spec("sleep 20.5; echo finished", work, fake_home)))
     for _ in range(200):
-        if running_with("sleep 20"):
+        if running_with("sleep 20.5"):
             break
         await asyncio.sleep(0.02)
     assert kill_warm_sandboxes(work) > 0
     result = await asyncio.wait_for(running, 10)
     assert "finished" not in result.output and result.exit_code != 0
-    assert running_with("sleep 20") == []
+    assert running_with("sleep 20.5") == []
 
 
 async def test_a_timeout_kills_the_command_in_the_warm_sandbox(
@@ -185,3 +185,22 @@ async def test_a_timeout_kills_the_command_in_the_warm_sandbox(
     result = await box.run(CommandSpec("sleep 27182", work, timeout_s=0.5))
     assert result.timed_out
     assert running_with("sleep 27182") == []
+
+
+async def test_an_interrupted_command_is_killed_with_its_children(
+    work: Path, fake_home: Path, box: BubblewrapSandbox
+) -> None:
+    marker = f"42{os.getpid() % 1000:03d}"
+    running = asyncio.ensure_future(
+        box.run(spec(f"sleep {marker}1 & sleep {marker}2; echo never", work, fake_home))
+    )
+    for _ in range(200):
+        if len(running_with(f"sleep {marker}")) == 2:
+            break
+        await asyncio.sleep(0.02)
+    running.cancel()  # Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert running_with(f"sleep {marker}") == []
+    after = await box.run(spec("echo after", work, fake_home))
+    assert after.output.strip() == "after"
