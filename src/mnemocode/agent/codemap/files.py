@@ -167,7 +167,7 @@ def content_reason(data: bytes) -> str | None:
     if GENERATED_MARK.search(data[:HEAD_BYTES]):
         return "generated"
     if len(data) > MINIFIED_LINE:
-        longest = max(len(line) for line in data.split(b"\n"))
+        longest = max(map(len, data.split(b"\n")))
         if longest > MINIFIED_LINE and longest > MINIFIED_SHARE * len(data):
             return "minified"
     return None
