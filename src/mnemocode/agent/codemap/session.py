@@ -9,6 +9,7 @@ thread that opened it. A build that fails is reported by the call that needed it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import queue
 import threading
 import weakref
@@ -129,13 +130,19 @@ class SessionMap:
 
 
 def focus_for(code_map: CodeMap, root: Path, text: str, chat_files: Sequence[str] = ()) -> Focus:
-    """The focus of ``text`` (a task, a query) with ``chat_files`` in the conversation."""
-    if root.resolve() == code_map.root:
-        return code_map.focus(text, chat_files)
-    from mnemocode.agent.codemap.focus import focus_from_text
+    """The focus of ``text`` (a task, a query) with ``chat_files`` in the conversation
+    and the files changed in the work tree."""
+    from mnemocode.agent.codemap.changes import changed_files
 
-    files = code_map.selection().files
-    return focus_from_text(text, root=root, files=files, chat_files=chat_files)
+    if root.resolve() == code_map.root:
+        focus = code_map.focus(text, chat_files)
+    else:
+        from mnemocode.agent.codemap.focus import focus_from_text
+
+        files = code_map.selection().files
+        focus = focus_from_text(text, root=root, files=files, chat_files=chat_files)
+    changed = changed_files(code_map.root)
+    return dataclasses.replace(focus, changed=changed) if changed else focus
 
 
 def first_request_budget(configured: int, window: int) -> int:
