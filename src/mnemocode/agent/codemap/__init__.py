@@ -128,9 +128,13 @@ class CodeMap:
             found = self._memo_get(key)
             if found is not None:
                 return found.decode("utf-8", "surrogatepass")
-        ranked = _ranked(self._decoded(index), focus)
-        items = _items(ranked, focus)
-        definitions = {r.path: _in_line_order(r.definitions) for r in ranked}
+        tags = self._decoded(index)
+        items = _best_items(tags, focus, tokens)  # fit never looks past ``tokens`` items
+        shown = {path for path, _ in items}
+        definitions = {
+            path: _in_line_order(tuple(_tag(path, d) for d in tags[path].definitions))
+            for path in shown
+        }
         text = fit(items, definitions, tokens, self._count or _count_tokens)
         if key is not None:
             self._memo_put(key, text.encode("utf-8", "surrogatepass"))
@@ -215,9 +219,17 @@ def _tag(path: str, d: tuple[str, int, int, str, str, tuple[str, ...]]) -> Tag:
 
 
 def _ranked(tags: dict[str, FileTags], focus: Focus) -> list[RankedFile]:
-    paths = list(tags)
-    ranking = rank_files(paths, tags, focus)
     out: list[RankedFile] = []
+    for path, score, order in _ranking(tags, focus):
+        defs = tags[path].definitions
+        out.append(RankedFile(path, score, tuple(_tag(path, defs[i]) for i in order)))
+    return out
+
+
+def _ranking(tags: dict[str, FileTags], focus: Focus) -> list[tuple[str, float, list[int]]]:
+    """Every file best first with its score, and its definitions' indices best first."""
+    ranking = rank_files(list(tags), tags, focus)
+    out: list[tuple[str, float, list[int]]] = []
     for path, score in ranking.files:
         defs = tags[path].definitions
         scored = sorted(
@@ -233,23 +245,29 @@ def _ranked(tags: dict[str, FileTags], focus: Focus) -> list[RankedFile]:
             )
             for i, d in enumerate(defs)
         )
-        out.append(RankedFile(path, score, tuple(_tag(path, defs[i]) for _, _, i in scored)))
+        out.append((path, score, [i for _, _, i in scored]))
     return out
 
 
-def _items(ranked: list[RankedFile], focus: Focus) -> list[Item]:
-    """Definitions of every file, best first across files; then files without any."""
-    scored: list[tuple[float, str, int, Tag | None]] = []
-    for r in ranked:
-        if not r.definitions:
-            scored.append((-r.score, r.path, 0, None))
-        for position, tag in enumerate(r.definitions):
+def _best_items(tags: dict[str, FileTags], focus: Focus, limit: int) -> list[Item]:
+    """The first ``limit`` definitions of every file, best first across files (a
+    file's own order holds; files interleave by score), then files without any; only
+    those ``limit`` become tags."""
+    scored: list[tuple[float, str, int, int, int, int]] = []
+    for rank, (path, score, order) in enumerate(_ranking(tags, focus)):
+        if not order:
+            scored.append((-score, path, 0, rank, 0, -1))
+        defs = tags[path].definitions
+        for position, i in enumerate(order):
             # a file's own order of its definitions holds; files interleave by score
-            score = r.score / math.sqrt(position + 1)
-            mentioned = focus.identifiers.get(tag.name, 0.0)
-            scored.append((-(score * (1.0 + MENTIONED * mentioned)), r.path, tag.line, tag))
-    scored.sort(key=lambda s: s[:3])
-    return [(path, tag) for _, path, _, tag in scored]
+            mentioned = focus.identifiers.get(defs[i][0], 0.0)
+            value = score / math.sqrt(position + 1) * (1.0 + MENTIONED * mentioned)
+            scored.append((-value, path, defs[i][1], rank, position, i))
+    scored.sort()  # ties: the file's rank, then the definition's
+    return [
+        (path, None if i < 0 else _tag(path, tags[path].definitions[i]))
+        for _, path, _, _, _, i in scored[:limit]
+    ]
 
 
 def _in_line_order(tags: tuple[Tag, ...]) -> list[Tag]:
