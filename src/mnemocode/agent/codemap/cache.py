@@ -130,17 +130,29 @@ class TagCache:
             conn.close()
 
     def memo_get(self, key: bytes) -> bytes | None:
-        conn = self._connect()
+        """The memoised answer under ``key``; None when there is none, or the memo
+        cannot be read (it only saves time)."""
         try:
-            row = conn.execute(
-                "SELECT value FROM codemap_memo WHERE root = ? AND key = ?", (self.root, key)
-            ).fetchone()
-        finally:
-            conn.close()
+            conn = self._connect()
+            try:
+                row = conn.execute(
+                    "SELECT value FROM codemap_memo WHERE root = ? AND key = ?", (self.root, key)
+                ).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
         return None if row is None else bytes(row[0])
 
     def memo_put(self, key: bytes, value: bytes) -> None:
-        """Store ``value`` under ``key``, keeping the ``MEMO_ROWS`` newest rows."""
+        """Store ``value`` under ``key``, keeping the ``MEMO_ROWS`` newest rows; a memo
+        that cannot be written is left as it is."""
+        try:
+            self._memo_put(key, value)
+        except sqlite3.Error:
+            return
+
+    def _memo_put(self, key: bytes, value: bytes) -> None:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
