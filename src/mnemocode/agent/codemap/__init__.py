@@ -196,7 +196,10 @@ def _code_stamp() -> bytes:
     h = hashlib.blake2b(FORMAT.encode(), digest_size=16)
     here = Path(__file__).parent
     for name in _DECIDING:
-        h.update((here / f"{name}.py").read_bytes())
+        try:
+            h.update((here / f"{name}.py").read_bytes())
+        except OSError:  # no source files (a frozen build): the version decides
+            h.update(name.encode())
     return h.digest()
 
 

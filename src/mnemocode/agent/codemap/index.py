@@ -192,7 +192,7 @@ def _read_all(root: str, jobs: Sequence[Job], workers: int | None) -> list[Entry
         return [read_file(root, job) for job in jobs]
     # Largest files first, so the last chunks handed out are small ones.
     order = sorted(range(len(jobs)), key=lambda i: (-jobs[i][2], jobs[i][0]))
-    chunk = max(1, len(jobs) // (workers * 8))
+    chunk = max(1, min(16, len(jobs) // (workers * 32)))  # small: the largest come first
     out: list[Entry | None] = [None] * len(jobs)
     with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
         done = pool.map(partial(read_file, root), [jobs[i] for i in order], chunksize=chunk)
