@@ -5,6 +5,7 @@ and a real pool of parser processes for a build big enough to use one."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from mnemocode.agent.codemap import CodeMap
@@ -77,3 +78,22 @@ def test_a_pool_built_map_equals_one_built_in_process(tmp_path: Path) -> None:
     assert pooled.find("g7") == in_process.find("g7")
     # a third process reads the pool's cache and parses nothing
     assert CodeMap(root, cache_path=tmp_path / "pooled.db").stats.parsed == 0
+
+
+def test_a_pool_started_from_a_thread_builds_the_same_map(tmp_path: Path) -> None:
+    """A session builds its map on a thread: the pool starts its processes without
+    fork() there (forkserver), and the map is the one built in this process."""
+    files = {f"pkg/m{i:03d}.py": f"def h{i}(x: int) -> int:\n    return x\n" for i in range(80)}
+    root = make_repo(tmp_path / "repo", files)
+    built: dict[str, str] = {}
+
+    def build() -> None:
+        cm = CodeMap(root, workers=2)
+        built["map"] = cm.render(Focus(identifiers={"h3": 1.0}), tokens=2000)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    thread.join(timeout=120)
+    expected = CodeMap(root, workers=1).render(Focus(identifiers={"h3": 1.0}), tokens=2000)
+    assert built["map"] == expected
+    assert "def h3(x: int) -> int:" in expected

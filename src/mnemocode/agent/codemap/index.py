@@ -17,7 +17,7 @@ import stat
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.context import BaseContext
@@ -194,10 +194,13 @@ def _read_all(root: str, jobs: Sequence[Job], workers: int | None) -> list[Entry
     order = sorted(range(len(jobs)), key=lambda i: (-jobs[i][2], jobs[i][0]))
     chunk = max(1, min(16, len(jobs) // (workers * 32)))  # small: the largest come first
     out: list[Entry | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
-        done = pool.map(partial(read_file, root), [jobs[i] for i in order], chunksize=chunk)
-        for i, entry in zip(order, done, strict=True):
-            out[i] = entry
+    try:
+        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+            done = pool.map(partial(read_file, root), [jobs[i] for i in order], chunksize=chunk)
+            for i, entry in zip(order, done, strict=True):
+                out[i] = entry
+    except (BrokenExecutor, OSError):  # no processes to be had here: read them all here
+        return [read_file(root, job) for job in jobs]
     return out
 
 
