@@ -5,7 +5,7 @@ line numbers, indented by nesting, with the enclosing definitions' lines above i
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from mnemocode.agent.codemap.types import Tag
@@ -90,15 +90,29 @@ def _enclosing(tag: Tag, depth: int, every: Sequence[Tag]) -> Tag | None:
     return found
 
 
-def _rows(tag: Tag) -> list[tuple[int, str]]:
+@functools.lru_cache(maxsize=8192)  # fit renders the same definitions many times
+def _rows(tag: Tag) -> tuple[tuple[int, str], ...]:
     """The signature's lines, numbered (the name's line is ``tag.line``), indented."""
     lines = (tag.signature or tag.name).split("\n")
     at = len(lines) - 1
-    word = re.compile(rf"(?<![\w$]){re.escape(tag.name)}(?![\w$])")
     for i, line in enumerate(lines):
-        if not line.lstrip().startswith(DECORATION) and word.search(line):
+        if not line.lstrip().startswith(DECORATION) and _has_word(line, tag.name):
             at = i
             break
     pad = INDENT * len(tag.parents)
     first = tag.line - at
-    return [(first + i if first + i > 0 else 0, pad + line) for i, line in enumerate(lines)]
+    return tuple((first + i if first + i > 0 else 0, pad + line) for i, line in enumerate(lines))
+
+
+def _has_word(line: str, name: str) -> bool:
+    """``name`` in ``line`` as a whole word (no word character or ``$`` either side;
+    a word character as the regex ``\\w`` has it)."""
+    start = line.find(name)
+    while start >= 0:
+        end = start + len(name)
+        before = line[start - 1] if start > 0 else " "
+        after = line[end] if end < len(line) else " "
+        if not (before.isalnum() or before in "_$") and not (after.isalnum() or after in "_$"):
+            return True
+        start = line.find(name, start + 1)
+    return False
