@@ -21,7 +21,7 @@ async def map_command(ctx: ReplContext, arg: str) -> None:
         return
     chat = session.relative(list(ctx.app.agent.tool_context.seen_files))
 
-    def render(cm: CodeMap) -> tuple[str, int]:
+    def render(cm: CodeMap) -> tuple[str, str]:
         focus = focus_for(cm, session.root, arg, chat)
         return cm.render(focus, tokens=session.tokens), cm.selection().summary()
 
