@@ -37,7 +37,7 @@ CHANGED = 1.0  # personalisation of a recently changed file
 PRIOR_SHARE = 0.5  # the prior's share of the personalisation when there is other focus
 UNIFORM_SHARE = 0.05  # every file keeps a little of the restart: the rest stay ordered
 OWN_SHARE = 0.3  # the share of a file's rank its own definitions get, whoever uses them
-GRAPH_SHARE = 0.001  # the walk's part next to the prior's (max 1): a tie-breaker
+GRAPH_SHARE = 0.02  # the walk's part next to the prior's (max 1): mostly a tie-breaker
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 
 
