@@ -47,7 +47,7 @@ def running_with(marker: str) -> list[int]:
 def kill_warm_sandboxes(work: Path) -> int:
     """SIGKILL the warm sandboxes of this test (their bwrap mounts ``work``)."""
     killed = 0
-    for pid in running_with("sandbox_exec.py"):
+    for pid in running_with("The executor inside a warm sandbox"):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
             if str(work) in cmdline:

@@ -100,7 +100,8 @@ class WarmExecutor:
         self._processes: dict[int, WarmProcess] = {}
         self.gone = False
         argv = [*prefix, "--chdir", "/", "--", sys.executable, "-I", "-S"]
-        argv += [str(EXECUTOR), str(theirs.fileno())]
+        # The source goes inline: the file may sit under /tmp, private inside.
+        argv += ["-c", EXECUTOR.read_text(encoding="utf-8"), str(theirs.fileno())]
         try:
             self._bwrap = subprocess.Popen(
                 argv,
