@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mnemocode.agent.codemap.types import Focus
+from mnemocode.core.events import AgentEvent, Notice
 
 if TYPE_CHECKING:
     from mnemocode.agent.codemap import CodeMap
+    from mnemocode.config.settings import CodeMapConfig
 
 T = TypeVar("T")
 CACHE_FILE = "codemap.db"
@@ -168,3 +170,54 @@ def first_request_section(
         "Code map: the repository's files and definitions most relevant to the first "
         f"task, best first, elided{more}:\n{rendered.rstrip()}"
     )
+
+
+def open_session_map(config: CodeMapConfig, workdir: Path, state_dir: Path) -> SessionMap | None:
+    """The session's code map, its build started (nothing waits for it); its tag
+    cache is the project's, so it outlives the session. None when the map is off."""
+    if config.tokens == 0:
+        return None
+    code_map = SessionMap(
+        workdir, cache_path=state_dir / CACHE_FILE, tokens=config.tokens,
+        max_file_bytes=config.max_file_bytes,
+    )  # fmt: skip
+    code_map.start()
+    return code_map
+
+
+async def first_request_map(
+    code_map: SessionMap,
+    config: CodeMapConfig,
+    task: str,
+    *,
+    window: int,
+    tool: bool,
+    emit: Callable[[AgentEvent], None],
+) -> str:
+    """The first request's map section ("" for none). A build that is not ready
+    within ``first_request_wait_s`` is not waited for, and a failure is a notice:
+    the map is an extra, the turn goes on without it."""
+    tokens = first_request_budget(config.first_request_tokens, window)
+    if tokens == 0:
+        return ""
+    root, min_files = code_map.root, config.first_request_min_files
+    try:
+        return await asyncio.wait_for(
+            code_map.run(
+                lambda cm: first_request_section(
+                    cm, root, task, tokens=tokens, min_files=min_files, tool=tool
+                )
+            ),
+            timeout=config.first_request_wait_s,
+        )
+    except TimeoutError:
+        emit(
+            Notice(
+                "info",
+                "The code map is still being built: the first request goes without it "
+                "(code_map and /map will use it once it is ready).",
+            )
+        )
+    except Exception as exc:
+        emit(Notice("warning", f"no code map in this request: {exc}"))
+    return ""

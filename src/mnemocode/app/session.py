@@ -1,85 +1,38 @@
-"""``build_app``: the one place that turns Settings into working objects.
-
-Front ends call this and then talk to ``App``; nothing else reads Settings.
-"""
+"""``App``: what a front end talks to: one session's agent, memory, safety and router."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnemocode.agent.budget import TokenMeter, memory_caps
-from mnemocode.agent.codemap.session import (
-    CACHE_FILE,
-    SessionMap,
-    first_request_budget,
-    first_request_section,
-)
+from mnemocode.agent.codemap.session import SessionMap, first_request_map
 from mnemocode.agent.codemap.tool import TOOL_NAME as CODE_MAP_TOOL
-from mnemocode.agent.codemap.tool import code_map_tool
-from mnemocode.agent.compaction import Compactor
-from mnemocode.agent.context import ContextBuilder, SystemPrefix
-from mnemocode.agent.instructions import InstructionFile, find_instructions
-from mnemocode.agent.loop import Agent, ModelSlot
-from mnemocode.agent.router import Router, build_ladder
-from mnemocode.config.paths import find_project_root
+from mnemocode.agent.context import SystemPrefix
+from mnemocode.agent.instructions import InstructionFile
+from mnemocode.agent.loop import Agent
+from mnemocode.agent.router import Router
+from mnemocode.app.models import model_slot, probe_model
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
-from mnemocode.core.events import AgentEvent, Notice, TurnFinished
-from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
-from mnemocode.core.types import Message, ModelRequest, ToolSpec, Usage
-from mnemocode.llm.base import complete
-from mnemocode.llm.cost import CostTracker, cost_usd
+from mnemocode.core.events import AgentEvent, TurnFinished
+from mnemocode.core.protocols import ChatModel
+from mnemocode.core.types import Message, ToolSpec
+from mnemocode.llm.cost import CostTracker
 from mnemocode.llm.factory import build_model
-from mnemocode.llm.tokens import count_tokens
-from mnemocode.llm.window import start_window_probe
-from mnemocode.memory.db import transaction
-from mnemocode.memory.projects import Project, ProjectRegistry, default_slug
-from mnemocode.memory.service import Memory, open_registry
+from mnemocode.memory.projects import Project
+from mnemocode.memory.service import Memory
 from mnemocode.safety.checkpoints import CheckpointConflict, CheckpointError
 from mnemocode.safety.guard import GuardedToolset
-from mnemocode.safety.setup import Safety, build_safety
-from mnemocode.tools.base import FunctionToolset
-from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
+from mnemocode.safety.setup import Safety
 
 if TYPE_CHECKING:
     from mnemocode.memory.background import BackgroundJobs
     from mnemocode.memory.worker import JobsReport
-
-
-def project_state_dir(home: Path, cwd: Path) -> Path:
-    """Where mnemo keeps its own files for the project of ``cwd`` (registered or
-    not) — never inside the repository."""
-    registry = open_registry(home)
-    try:
-        project = registry.for_directory(cwd)
-    finally:
-        registry.conn.close()
-    if project is not None:
-        return project.data_dir(home)
-    return home / "projects" / default_slug(cwd)
-
-
-def resolve_project(
-    registry: ProjectRegistry, cwd: Path, name: str | None, env: Mapping[str, str]
-) -> Project:
-    """``--project NAME`` (created for ``cwd`` when new), else the project whose
-    work directory contains ``cwd`` (the deepest), else a new one for the
-    repository root (or ``cwd``)."""
-    if name:
-        with transaction(registry.conn):  # two terminals creating it together
-            found = registry.get(name)
-            if found is None:
-                return registry.create(cwd, name)
-        registry.touch(found.name)
-        return found
-    return registry.resolve(cwd, root=find_project_root(cwd, env=env) or cwd)
 
 
 @dataclass(slots=True)
@@ -149,35 +102,12 @@ class App:
         if self.code_map is None or self.first_map is not None:
             return
         self.first_map = ""
-        config = self.settings.codemap
-        tokens = first_request_budget(config.first_request_tokens, self.agent.slot.context_window)
-        if tokens == 0:
-            return
-        task = prompt if isinstance(prompt, str) else prompt.text
-        offered = any(s.name == CODE_MAP_TOOL for s in self.tool_specs())
-        root, min_files = self.code_map.root, config.first_request_min_files
-        try:
-            self.first_map = await asyncio.wait_for(
-                self.code_map.run(
-                    lambda cm: first_request_section(
-                        cm, root, task, tokens=tokens, min_files=min_files, tool=offered
-                    )
-                ),
-                timeout=config.first_request_wait_s,
-            )
-        except TimeoutError:  # the user is not kept waiting for a first build
-            emit(
-                Notice(
-                    "info",
-                    "The code map is still being built: the first request goes without it "
-                    "(code_map and /map will use it once it is ready).",
-                )
-            )
-            self.first_map = ""
-            return
-        except Exception as exc:  # the map is an extra: the turn goes on without it
-            emit(Notice("warning", f"no code map in this request: {exc}"))
-            return
+        self.first_map = await first_request_map(
+            self.code_map, self.settings.codemap,
+            prompt if isinstance(prompt, str) else prompt.text,
+            window=self.agent.slot.context_window,
+            tool=any(s.name == CODE_MAP_TOOL for s in self.tool_specs()), emit=emit,
+        )  # fmt: skip
         if self.first_map:
             self.agent.context.prefix = self._system_prefix()
 
@@ -402,7 +332,7 @@ class App:
         model = build_model(alias, config, env=self.env)
         if probe:
             await probe_model(model)
-        self.agent.slot = _slot(model, config)
+        self.agent.slot = model_slot(model, config)
         self.agent.context.max_output_tokens = config.max_output_tokens
         self.agent.context.temperature = config.temperature
         self.agent.tool_context.vision = config.vision
@@ -411,173 +341,3 @@ class App:
     def clear(self) -> None:
         """Forget the conversation: a new session starts (the old one is saved)."""
         self.new_session()
-
-
-async def probe_model(model: ChatModel) -> str:
-    """One tiny call: proves the key, the endpoint and the model name."""
-    request = ModelRequest([Message.user("Reply with the single word: ok")], max_output_tokens=5)
-    response = await complete(model, request)
-    return response.message.text
-
-
-def _slot(model: ChatModel, config: ModelConfig) -> ModelSlot:
-    def price(usage: Usage) -> float | None:
-        return cost_usd(config.model, usage, config.input_price, config.output_price)
-
-    return ModelSlot(model, config.context_window, price)
-
-
-def build_app(
-    settings: Settings,
-    *,
-    cwd: Path,
-    home: Path,
-    approver: Approver,
-    env: Mapping[str, str],
-    model_alias: str | None = None,
-    model: ChatModel | None = None,
-    tools: Toolset | None = None,
-    project: str | None = None,
-) -> App:
-    """Wire everything. ``model`` and ``tools`` replace the configured ones (tests,
-    benchmarks and one-shot presets pass them)."""
-    alias, config = settings.model(model_alias)
-    chat_model = model if model is not None else build_model(alias, config, env=env)
-    # The server's context window, asked while the rest starts (≤ ~1 s).
-    window_probe = start_window_probe(alias, config, env) if model is None else None
-    registry = open_registry(home)
-    try:
-        chosen = resolve_project(registry, cwd, project, env)
-    finally:
-        registry.conn.close()
-    workdir = chosen.workdir if project else cwd.resolve()
-    state_dir = chosen.data_dir(home)
-    memory = None
-    notices: list[str] = []
-    if settings.memory.enabled:
-        memory = Memory(
-            home=home, project=chosen, config=settings.memory, count_tokens=count_tokens
-        )
-        if settings.memory.mirror:
-            report = memory.sync_mirror(chosen.workdir)
-            if report.user_edits or report.problem:
-                notices.append(report.describe())
-    found = window_probe.result() if window_probe is not None else None
-    if found is not None:
-        config = settings.models[alias] = config.model_copy(update={"context_window": found.tokens})
-        notices.append(f"context window: {found.tokens} tokens ({found.source})")
-    small_tools, left_out_tools = tools_for_window(config.context_window)
-    small_tools += patch_tools(settings.tools.apply_patch, config.model)
-    code_map = _code_map(settings, workdir, state_dir)
-    if code_map is not None and config.context_window > SMALL_WINDOW:
-        small_tools.append(code_map_tool(code_map))
-    elif code_map is not None:
-        left_out_tools.append(CODE_MAP_TOOL)
-    inner = tools if tools is not None else FunctionToolset(small_tools)
-    if memory is not None:
-        recent_cap, prefix_cap = memory_caps(
-            config.context_window, memory.config.recent_tokens, memory.config.prefix_tokens
-        )
-        memory.config = memory.config.model_copy(
-            update={"recent_tokens": recent_cap, "prefix_tokens": prefix_cap}
-        )
-    safety = build_safety(
-        settings.safety,
-        inner=inner,
-        approver=approver,
-        workdir=workdir,
-        user_home=Path(env.get("HOME") or Path.home()),
-        mnemo_home=home,
-        state_dir=state_dir,
-        env=env,
-    )
-    if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
-        notices.append(safety.sandbox.fallback_note)
-    session_id = uuid.uuid4().hex[:12]
-    ctx = ToolContext(
-        cwd=workdir,
-        sandbox=safety.sandbox,
-        vision=config.vision,
-        log_dir=state_dir / "logs",
-        settings=settings.tools.model_dump(),
-        session_id=session_id,
-        http_transport=safety.http_transport,
-        memory=memory,
-    )
-    instructions = find_instructions(workdir, home)
-    prefix = SystemPrefix.build(
-        ctx.cwd,
-        instructions,
-        settings.agent.system_prompt,
-        memory=memory.prefix_text() if memory else "",
-        tool_names={spec.name for spec in safety.guard.specs()},
-    )
-    context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
-    if memory is not None:
-        context.recent = memory.recent_section().text
-    agent = Agent(
-        slot=_slot(chat_model, config),
-        toolset=safety.guard,
-        tool_context=ctx,
-        context=context,
-        config=settings.agent,
-        meter=TokenMeter(count_tokens),
-    )
-    app = App(
-        settings,
-        agent,
-        safety.guard,
-        alias,
-        home,
-        workdir,
-        instructions,
-        safety,
-        session_id,
-        dict(env),
-        project=chosen,
-        memory=memory,
-        notices=notices,
-        left_out_tools=[] if tools is not None else left_out_tools,
-        router=build_ladder(agent, settings, safety.checkpoints, code_map),
-        code_map=code_map,
-    )
-    if memory is not None:
-        agent.recorder = app._record
-        agent.compactor = Compactor(
-            _summarizer(app),
-            threshold=settings.memory.compact_at,
-            keep_recent_turns=settings.memory.keep_recent_turns,
-            on_compacted=app._compacted,
-        )
-    return app
-
-
-def _code_map(settings: Settings, workdir: Path, state_dir: Path) -> SessionMap | None:
-    """The session's code map, its build started (nothing waits for it); its tag
-    cache is the project's, so it outlives the session."""
-    config = settings.codemap
-    if config.tokens == 0:
-        return None
-    code_map = SessionMap(
-        workdir, cache_path=state_dir / CACHE_FILE, tokens=config.tokens,
-        max_file_bytes=config.max_file_bytes,
-    )  # fmt: skip
-    code_map.start()
-    return code_map
-
-
-def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:
-    async def summarize(messages: list[Message], previous: str) -> str:
-        from mnemocode.memory.compaction import render_summary, summarize
-
-        keep = app.memory.pinned_items() if app.memory else []
-        # The summary request must fit the (possibly small, local) model: about four
-        # characters a token, within the compaction threshold.
-        window = app.model_config.context_window
-        budget = max(4_000, int(window * 4 * app.settings.memory.compact_at))
-        summary = await summarize(
-            app.memory_model(), messages, previous=previous, keep=keep, max_input_chars=budget
-        )
-        return render_summary(summary)
-
-    return summarize

@@ -1,0 +1,179 @@
+"""``build_app``: the one place that turns Settings into working objects.
+
+Front ends call this and then talk to ``App``; nothing else reads Settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnemocode.agent.budget import TokenMeter, memory_caps
+from mnemocode.agent.codemap.session import open_session_map
+from mnemocode.agent.codemap.tool import TOOL_NAME as CODE_MAP_TOOL
+from mnemocode.agent.codemap.tool import code_map_tool
+from mnemocode.agent.compaction import Compactor
+from mnemocode.agent.context import ContextBuilder, SystemPrefix
+from mnemocode.agent.instructions import find_instructions
+from mnemocode.agent.loop import Agent
+from mnemocode.agent.router import build_ladder
+from mnemocode.app.models import model_slot
+from mnemocode.app.projects import resolve_project
+from mnemocode.app.session import App
+from mnemocode.config.settings import Settings
+from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
+from mnemocode.core.types import Message
+from mnemocode.llm.factory import build_model
+from mnemocode.llm.tokens import count_tokens
+from mnemocode.llm.window import start_window_probe
+from mnemocode.memory.service import Memory, open_registry
+from mnemocode.safety.setup import build_safety
+from mnemocode.tools.base import FunctionToolset
+from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
+
+if TYPE_CHECKING:
+    pass
+
+
+def build_app(
+    settings: Settings,
+    *,
+    cwd: Path,
+    home: Path,
+    approver: Approver,
+    env: Mapping[str, str],
+    model_alias: str | None = None,
+    model: ChatModel | None = None,
+    tools: Toolset | None = None,
+    project: str | None = None,
+) -> App:
+    """Wire everything. ``model`` and ``tools`` replace the configured ones (tests,
+    benchmarks and one-shot presets pass them)."""
+    alias, config = settings.model(model_alias)
+    chat_model = model if model is not None else build_model(alias, config, env=env)
+    # The server's context window, asked while the rest starts (≤ ~1 s).
+    window_probe = start_window_probe(alias, config, env) if model is None else None
+    registry = open_registry(home)
+    try:
+        chosen = resolve_project(registry, cwd, project, env)
+    finally:
+        registry.conn.close()
+    workdir = chosen.workdir if project else cwd.resolve()
+    state_dir = chosen.data_dir(home)
+    memory = None
+    notices: list[str] = []
+    if settings.memory.enabled:
+        memory = Memory(
+            home=home, project=chosen, config=settings.memory, count_tokens=count_tokens
+        )
+        if settings.memory.mirror:
+            report = memory.sync_mirror(chosen.workdir)
+            if report.user_edits or report.problem:
+                notices.append(report.describe())
+    found = window_probe.result() if window_probe is not None else None
+    if found is not None:
+        config = settings.models[alias] = config.model_copy(update={"context_window": found.tokens})
+        notices.append(f"context window: {found.tokens} tokens ({found.source})")
+    small_tools, left_out_tools = tools_for_window(config.context_window)
+    small_tools += patch_tools(settings.tools.apply_patch, config.model)
+    code_map = open_session_map(settings.codemap, workdir, state_dir)
+    if code_map is not None and config.context_window > SMALL_WINDOW:
+        small_tools.append(code_map_tool(code_map))
+    elif code_map is not None:
+        left_out_tools.append(CODE_MAP_TOOL)
+    inner = tools if tools is not None else FunctionToolset(small_tools)
+    if memory is not None:
+        recent_cap, prefix_cap = memory_caps(
+            config.context_window, memory.config.recent_tokens, memory.config.prefix_tokens
+        )
+        memory.config = memory.config.model_copy(
+            update={"recent_tokens": recent_cap, "prefix_tokens": prefix_cap}
+        )
+    safety = build_safety(
+        settings.safety,
+        inner=inner,
+        approver=approver,
+        workdir=workdir,
+        user_home=Path(env.get("HOME") or Path.home()),
+        mnemo_home=home,
+        state_dir=state_dir,
+        env=env,
+    )
+    if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
+        notices.append(safety.sandbox.fallback_note)
+    session_id = uuid.uuid4().hex[:12]
+    ctx = ToolContext(
+        cwd=workdir,
+        sandbox=safety.sandbox,
+        vision=config.vision,
+        log_dir=state_dir / "logs",
+        settings=settings.tools.model_dump(),
+        session_id=session_id,
+        http_transport=safety.http_transport,
+        memory=memory,
+    )
+    instructions = find_instructions(workdir, home)
+    prefix = SystemPrefix.build(
+        ctx.cwd,
+        instructions,
+        settings.agent.system_prompt,
+        memory=memory.prefix_text() if memory else "",
+        tool_names={spec.name for spec in safety.guard.specs()},
+    )
+    context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
+    if memory is not None:
+        context.recent = memory.recent_section().text
+    agent = Agent(
+        slot=model_slot(chat_model, config),
+        toolset=safety.guard,
+        tool_context=ctx,
+        context=context,
+        config=settings.agent,
+        meter=TokenMeter(count_tokens),
+    )
+    app = App(
+        settings,
+        agent,
+        safety.guard,
+        alias,
+        home,
+        workdir,
+        instructions,
+        safety,
+        session_id,
+        dict(env),
+        project=chosen,
+        memory=memory,
+        notices=notices,
+        left_out_tools=[] if tools is not None else left_out_tools,
+        router=build_ladder(agent, settings, safety.checkpoints, code_map),
+        code_map=code_map,
+    )
+    if memory is not None:
+        agent.recorder = app._record
+        agent.compactor = Compactor(
+            _summarizer(app),
+            threshold=settings.memory.compact_at,
+            keep_recent_turns=settings.memory.keep_recent_turns,
+            on_compacted=app._compacted,
+        )
+    return app
+
+
+def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:
+    async def summarize(messages: list[Message], previous: str) -> str:
+        from mnemocode.memory.compaction import render_summary, summarize
+
+        keep = app.memory.pinned_items() if app.memory else []
+        # The summary request must fit the (possibly small, local) model: about four
+        # characters a token, within the compaction threshold.
+        window = app.model_config.context_window
+        budget = max(4_000, int(window * 4 * app.settings.memory.compact_at))
+        summary = await summarize(
+            app.memory_model(), messages, previous=previous, keep=keep, max_input_chars=budget
+        )
+        return render_summary(summary)
+
+    return summarize
