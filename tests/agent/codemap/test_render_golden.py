@@ -64,6 +64,9 @@ SIGNATURES = [
         "export function Badge({ sku, service }: BadgeProps): JSX.Element",
     ),
     ("svc/store.go", "Put", (), "func (s *Store) Put(name string, count int) error"),
+    # a body the grammar does not mark as one: the brace is not part of the signature
+    ("svc/store.go", "Store", (), "type Store struct"),
+    ("svc/store.go", "Lister", (), "type Lister interface"),
     ("svc/ledger.rs", "Ledger", (), "#[derive(Debug, Clone)]\npub struct Ledger"),
     (
         "svc/ledger.rs",
@@ -138,6 +141,23 @@ def test_definitions_keep_signature_and_nesting(
     definitions, _ = polyglot.find(name)
     found = [(d.parents, d.signature) for d in definitions if d.path == path]
     assert (parents, signature) in found, found
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "category"),
+    [
+        ("native/matrix.cpp", "trace", "function"),  # in a namespace, not a class
+        ("native/matrix.cpp", "at", "method"),
+        ("native/matrix.cpp", "linalg", "namespace"),
+        ("svc/ledger.rs", "post", "method"),  # in an impl
+        ("app/models.py", "parse_line", "method"),
+    ],
+)
+def test_functions_are_methods_only_inside_a_type(
+    polyglot: CodeMap, path: str, name: str, category: str
+) -> None:
+    definitions, _ = polyglot.find(name)
+    assert [d.category for d in definitions if d.path == path] == [category]
 
 
 def test_a_small_budget_keeps_the_enclosing_definitions(polyglot: CodeMap) -> None:

@@ -26,7 +26,7 @@ from mnemocode.agent.codemap.tags import EMPTY, FileTags
 from mnemocode.core.sqlite import enable_wal
 
 # Bump when the blob's layout or the tag extraction changes: old rows are dropped.
-FORMAT = f"tags-2 py{sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"tags-3 py{sys.version_info[0]}.{sys.version_info[1]}"
 BUSY_TIMEOUT_MS = 30_000
 MEMO_ROWS = 64  # memo rows kept per root, the oldest written dropped
 

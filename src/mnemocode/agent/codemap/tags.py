@@ -21,6 +21,8 @@ References = dict[str, list[int]]  # name → the lines it is used on, sorted
 
 MAX_SIGNATURE_LINES = 30
 MAX_LINE_CHARS = 240
+# Functions directly inside these are methods. A namespace (C++, C#, Rust ``mod``, a
+# TypeScript ``namespace``) holds plain functions; a Ruby ``module``'s defs are methods.
 CONTAINERS = frozenset({"class", "struct", "interface", "impl", "trait", "module", "enum"})
 
 
@@ -120,6 +122,8 @@ def _signature(source: bytes, node: Node, name: Node) -> str:
         end = source.find(b"\n", name.end_byte)
         text = source[start.start_byte : node.end_byte if end < 0 else min(end, node.end_byte)]
     lines = text.decode("utf-8", "replace").rstrip().split("\n")[:MAX_SIGNATURE_LINES]
+    # A body the grammar does not mark (Go's ``type T struct {``) opens on the name's line.
+    lines[-1] = lines[-1].removesuffix("{")
     column = start.start_point.column
     out = [lines[0].rstrip()]
     for line in lines[1:]:

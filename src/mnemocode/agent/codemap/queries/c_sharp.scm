@@ -7,6 +7,6 @@
 (method_declaration name: (identifier) @name) @definition.method
 (constructor_declaration name: (identifier) @name) @definition.method
 (property_declaration name: (identifier) @name) @definition.property
-(namespace_declaration name: [(identifier) (qualified_name)] @name) @definition.module
+(namespace_declaration name: [(identifier) (qualified_name)] @name) @definition.namespace
 
 (identifier) @reference

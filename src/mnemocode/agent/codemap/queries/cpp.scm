@@ -11,7 +11,7 @@
 (struct_specifier name: (type_identifier) @name body: (_)) @definition.struct
 (union_specifier name: (type_identifier) @name body: (_)) @definition.union
 (enum_specifier name: (type_identifier) @name body: (_)) @definition.enum
-(namespace_definition name: (namespace_identifier) @name) @definition.module
+(namespace_definition name: (namespace_identifier) @name) @definition.namespace
 (type_definition declarator: (type_identifier) @name) @definition.type
 (alias_declaration name: (type_identifier) @name) @definition.type
 (preproc_function_def name: (identifier) @name) @definition.macro

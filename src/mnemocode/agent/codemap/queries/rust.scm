@@ -5,7 +5,7 @@
 (union_item name: (type_identifier) @name) @definition.union
 (trait_item name: (type_identifier) @name) @definition.trait
 (type_item name: (type_identifier) @name) @definition.type
-(mod_item name: (identifier) @name) @definition.module
+(mod_item name: (identifier) @name) @definition.namespace
 (macro_definition name: (identifier) @name) @definition.macro
 (const_item name: (identifier) @name) @definition.constant
 (static_item name: (identifier) @name) @definition.constant

@@ -6,7 +6,7 @@
 (interface_declaration name: (type_identifier) @name) @definition.interface
 (type_alias_declaration name: (type_identifier) @name) @definition.type
 (enum_declaration name: (identifier) @name) @definition.enum
-(internal_module name: (identifier) @name) @definition.module
+(internal_module name: (identifier) @name) @definition.namespace
 (method_definition name: (property_identifier) @name) @definition.method
 (method_signature name: (property_identifier) @name) @definition.method
 (abstract_method_signature name: (property_identifier) @name) @definition.method
