@@ -44,6 +44,7 @@ ALL = [
     "codemap",
     "localisation",
     "solver_cost",
+    "step_gap",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"
