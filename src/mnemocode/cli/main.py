@@ -150,7 +150,16 @@ def _resume_without_id(argv: list[str]) -> list[str]:
 
 
 def run(argv: list[str]) -> None:
-    from mnemocode.cli import map_cli, memory_cli, presets, runtime_cli, safety, setup, trust_cli
+    from mnemocode.cli import (
+        map_cli,
+        mcp_cli,
+        memory_cli,
+        presets,
+        runtime_cli,
+        safety,
+        setup,
+        trust_cli,
+    )
 
     argv = _resume_without_id(argv)
     memory_cli.register(cli)
@@ -161,4 +170,5 @@ def run(argv: list[str]) -> None:
     safety.register(cli)
     trust_cli.register(cli)
     map_cli.register(cli)
+    mcp_cli.register(cli)
     cli(args=argv, prog_name="mnemo")
