@@ -19,7 +19,8 @@ OK = tool_call("submit_review", verdict="ok", problems=[])
 async def test_a_cargo_check_failure_is_fixed_in_one_cycle(tmp_path: Path) -> None:
     work = make_repo(tmp_path, FILES)
     doubled = '    let doubled: i64 = "2";\n    items.iter().sum::<i64>() * doubled'
-    broken = call("edit", path="src/lib.rs", old_string="    items.iter().sum()", new_string=doubled)
+    broken = call("edit", path="src/lib.rs", old_string="    items.iter().sum()",
+                  new_string=doubled)  # fmt: skip
     fixed = call("edit", path="src/lib.rs", old_string='let doubled: i64 = "2";',
                  new_string="let doubled: i64 = 2;")  # fmt: skip
     r = rig(tmp_path, work, [calls(broken), calls(fixed), OK])
