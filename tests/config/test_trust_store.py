@@ -18,10 +18,14 @@ def test_a_folder_without_project_config_needs_no_trust(
     assert folder_request(project, env) is None
     found = check_trust(project, env)
     assert found.status == "none" and found.trust.trusted
-    write(project / ".mcp.json", '{"mcpServers": {"x": {}}}')
+    write(project / ".claude" / "settings.json", '{"hooks": {}}')
     request = folder_request(project, env)
     assert request is not None and not request.needs_trust  # listed, not loaded yet
     assert check_trust(project, env).status == "none"
+    write(project / ".mcp.json", '{"mcpServers": {"x": {}}}')  # its servers need trust
+    request = folder_request(project, env)
+    assert request is not None and request.needs_trust
+    assert check_trust(project, env).status == "unknown"
 
 
 def test_answers_are_stored_in_the_home_keyed_by_the_resolved_root(

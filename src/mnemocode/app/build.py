@@ -25,16 +25,17 @@ from mnemocode.app.session import App
 from mnemocode.config.settings import Settings
 from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
 from mnemocode.core.types import Message
+from mnemocode.extensions.mcp.setup import open_mcp
 from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
 from mnemocode.llm.window import start_window_probe
 from mnemocode.memory.service import Memory, open_registry
 from mnemocode.safety.setup import build_safety
-from mnemocode.tools.base import FunctionToolset
+from mnemocode.tools.base import CombinedToolset, FunctionToolset
 from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
 
 if TYPE_CHECKING:
-    pass
+    from mnemocode.extensions.mcp.toolset import McpToolset
 
 
 def build_app(
@@ -48,9 +49,11 @@ def build_app(
     model: ChatModel | None = None,
     tools: Toolset | None = None,
     project: str | None = None,
+    trusted_folder: bool = False,
 ) -> App:
     """Wire everything. ``model`` and ``tools`` replace the configured ones (tests,
-    benchmarks and one-shot presets pass them)."""
+    benchmarks and one-shot presets pass them; ``tools`` leaves MCP servers out).
+    ``trusted_folder``: the project's ``.mcp.json`` servers may start."""
     alias, config = settings.model(model_alias)
     chat_model = model if model is not None else build_model(alias, config, env=env)
     # The server's context window, asked while the rest starts (≤ ~1 s).
@@ -83,7 +86,18 @@ def build_app(
         small_tools.append(code_map_tool(code_map))
     elif code_map is not None:
         left_out_tools.append(CODE_MAP_TOOL)
-    inner = tools if tools is not None else FunctionToolset(small_tools)
+    # Configured MCP servers join the built-ins inside the guard (not with ``tools``).
+    inner, mcp = _with_mcp(
+        tools if tools is not None else FunctionToolset(small_tools),
+        settings,
+        offered=tools is None,
+        workdir=workdir,
+        home=home,
+        state_dir=state_dir,
+        env=env,
+        trusted=trusted_folder,
+        notices=notices,
+    )
     if memory is not None:
         recent_cap, prefix_cap = memory_caps(
             config.context_window, memory.config.recent_tokens, memory.config.prefix_tokens
@@ -100,6 +114,7 @@ def build_app(
         mnemo_home=home,
         state_dir=state_dir,
         env=env,
+        read_only_hint=mcp.read_only_hint if mcp is not None else None,
     )
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
@@ -150,6 +165,7 @@ def build_app(
         left_out_tools=[] if tools is not None else left_out_tools,
         router=build_ladder(agent, settings, safety.checkpoints, code_map),
         code_map=code_map,
+        mcp=mcp,
     )
     if memory is not None:
         agent.recorder = app._record
@@ -160,6 +176,33 @@ def build_app(
             on_compacted=app._compacted,
         )
     return app
+
+
+def _with_mcp(
+    inner: Toolset,
+    settings: Settings,
+    *,
+    offered: bool,
+    workdir: Path,
+    home: Path,
+    state_dir: Path,
+    env: Mapping[str, str],
+    trusted: bool,
+    notices: list[str],
+) -> tuple[Toolset, McpToolset | None]:
+    """``inner`` with the configured MCP servers' tools (when ``offered``)."""
+    if not offered:
+        return inner, None
+    mcp = open_mcp(
+        settings.mcp,
+        workdir=workdir,
+        mnemo_home=home,
+        state_dir=state_dir,
+        env=env,
+        trusted=trusted,
+        notices=notices,
+    )
+    return (CombinedToolset([inner, mcp]), mcp) if mcp is not None else (inner, None)
 
 
 def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
@@ -19,7 +20,7 @@ from mnemocode.agent.router import Router
 from mnemocode.app.models import model_slot, probe_model
 from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
-from mnemocode.core.events import AgentEvent, TurnFinished
+from mnemocode.core.events import AgentEvent, Notice, TurnFinished
 from mnemocode.core.protocols import ChatModel
 from mnemocode.core.types import Message, ToolSpec
 from mnemocode.llm.cost import CostTracker
@@ -31,6 +32,7 @@ from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety
 
 if TYPE_CHECKING:
+    from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.memory.background import BackgroundJobs
     from mnemocode.memory.worker import JobsReport
 
@@ -67,6 +69,10 @@ class App:
     first_map: str | None = None
     # Picks the strategy of each turn and escalates (``agent/router.py``).
     router: Router | None = None
+    # The MCP servers' tools (inside ``guard``); None: no server configured.
+    mcp: McpToolset | None = None
+    _mcp_start: asyncio.Future[list[str]] | None = None
+    _mcp_said: bool = False
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -82,6 +88,7 @@ class App:
                 self.memory.flush()
             emit(event)
 
+        await self.start_mcp(emit)
         await self._map_first_request(prompt, emit)
         run = self.router.run_turn if self.router is not None else self.agent.run_turn
         try:
@@ -92,7 +99,29 @@ class App:
             self.guard.end_turn(self.session_id, self.agent.turns)
             self._extract_during_long_session()
 
-    # ---- memory and sessions -------------------------------------------------
+    # ---- MCP servers -----------------------------------------------------------
+
+    def begin_mcp(self) -> None:
+        """Start the MCP servers behind the user (the REPL, before the first prompt)."""
+        if self.mcp is not None and self._mcp_start is None:
+            self._mcp_start = asyncio.ensure_future(self.mcp.start())
+
+    async def start_mcp(self, emit: Callable[[AgentEvent], None]) -> None:
+        """The servers up (or failed) before the first request; failures said once."""
+        if self.mcp is None:
+            return
+        self.begin_mcp()
+        assert self._mcp_start is not None
+        lines = await asyncio.shield(self._mcp_start)
+        if not self._mcp_said:
+            self._mcp_said = True
+            for line in lines:
+                emit(Notice("warning", line, topic="mcp"))
+
+    async def close_mcp(self) -> None:
+        """Stop every server (a stdio server's whole process group)."""
+        if self.mcp is not None:
+            await self.mcp.aclose()
 
     async def _map_first_request(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]

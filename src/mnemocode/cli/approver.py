@@ -39,25 +39,36 @@ from mnemocode.core.protocols import ApprovalDecision, ApprovalRequest, Approver
 from mnemocode.safety.guard import Verdict
 
 MAX_PREVIEW_LINES = 40
-Choice = Literal["once", "session", "always", "deny"]
-KEYS: dict[str, Choice] = {"y": "once", "a": "session", "!": "always", "n": "deny"}
+Choice = Literal["once", "session", "always", "server", "deny"]
+KEYS: dict[str, Choice] = {"y": "once", "a": "session", "!": "always", "s": "server", "n": "deny"}
 _SAID = {
     "once": "allowed once",
     "session": "allowed",
     "always": "allowed, and saved as a rule",
+    "server": "allowed, and saved as a rule for every tool of this server",
     "deny": "denied",
 }
+
+
+def _mcp_server(request: ApprovalRequest) -> str | None:
+    if not request.tool.startswith("mcp__"):
+        return None
+    server, sep, _tool = request.tool[len("mcp__") :].partition("__")
+    return server if sep else None
 
 
 def answers(request: ApprovalRequest) -> list[tuple[str, str]]:
     """The keys and what each one means for this request."""
     scope = request.session_scope or "this call for this session"
-    return [
+    found = [
         ("y", "yes, once"),
         ("a", f"yes, and {scope}"),
         ("!", "yes, always: a saved rule for exactly this, in later sessions too"),
-        ("n", "no (Esc)"),
     ]
+    server = _mcp_server(request)
+    if server is not None:
+        found.append(("s", f"yes, always, for every tool of MCP server {server!r} (a saved rule)"))
+    return [*found, ("n", "no (Esc)")]
 
 
 class TerminalApprover:
@@ -109,10 +120,12 @@ class TerminalApprover:
         return decision if decision is not None else await self._cancelled()
 
     async def _ask(self, request: ApprovalRequest) -> ApprovalDecision:
-        choice, key = await self._key()
+        choice, key = await self._key({k for k, _meaning in answers(request)})
         scope = request.session_scope if choice == "session" else ""
         said = _SAID[choice] + (f": {scope}" if scope else "")
         self.console.print(Text(f"  {said}", style="red" if choice == "deny" else "green"))
+        if choice == "server":
+            return ApprovalDecision(True, "", "always", "user", wide=True)
         if choice != "deny":
             return ApprovalDecision(True, "", choice, "user")
         reason = ""
@@ -148,7 +161,7 @@ class TerminalApprover:
             line.append(meaning)
             self.console.print(line)
 
-    async def _key(self) -> tuple[Choice, str]:
+    async def _key(self, offered: set[str]) -> tuple[Choice, str]:
         """One key press: ``(choice, key)``; Esc is a no, Ctrl-C interrupts."""
         bindings = KeyBindings()
 
@@ -158,6 +171,8 @@ class TerminalApprover:
                 event.app.exit(result=(choice, key))
 
         for key, choice in KEYS.items():
+            if key not in offered:
+                continue
             answer(key, choice)
             if key.isalpha():
                 answer(key.upper(), choice)
@@ -175,7 +190,8 @@ class TerminalApprover:
         def _other(event: KeyPressEvent) -> None:
             """Any other key: the question stays."""
 
-        question = FormattedText([("bold", "  [y/a/!/n] › ")])
+        shown = "/".join(k for k in KEYS if k in offered)
+        question = FormattedText([("bold", f"  [{shown}] › ")])
         app: Application[tuple[Choice, str]] = Application(
             layout=Layout(Window(FormattedTextControl(question), height=1)),
             key_bindings=bindings,

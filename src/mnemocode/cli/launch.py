@@ -46,10 +46,13 @@ def select_tools(names: str) -> Any:
 
 def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> Any:
     from mnemocode.app import build_app
+    from mnemocode.cli.trust_cli import check
     from mnemocode.config.paths import mnemo_home
 
     if tools is None and opts.tools is not None:
         tools = select_tools(opts.tools)
+    # The project's .mcp.json servers start only in a trusted folder (or with --trust).
+    trusted = check(opts).trust.trusted
     app = guarded(
         opts,
         lambda: build_app(
@@ -60,6 +63,7 @@ def make_app(opts: Options, settings: Any, approver: Any, tools: Any = None) -> 
             env=os.environ,
             tools=tools,
             project=opts.project,
+            trusted_folder=trusted,
         ),
     )
     guarded(opts, lambda: resume_session(app, opts))

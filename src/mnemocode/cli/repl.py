@@ -206,6 +206,9 @@ class Repl:
         completer = self.session.completer
         if isinstance(completer, ReplCompleter):
             completer.cwd = app.cwd
+        if old.mcp is not app.mcp:
+            await old.close_mcp()
+        app.begin_mcp()
         if old.agent.slot.model is not app.agent.slot.model:
             await close_model(old.agent.slot.model)
         if old.memory is not None and old.memory is not app.memory:
@@ -231,11 +234,13 @@ class Repl:
             show_resumed(self.ctx)
         try:
             start_in_background(self.app, self.console)
+            self.app.begin_mcp()
             if first:
                 await self.handle(first)
             await self._loop()
             await leave(self.app, self.console, self.hand_off)
         finally:
+            await self.app.close_mcp()
             await close_model(self.app.agent.slot.model)
         return 0
 

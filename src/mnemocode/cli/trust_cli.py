@@ -29,7 +29,7 @@ def describe(cwd: Path) -> tuple[list[str], tuple[str, ...]]:
 
     wants = folder_wants(cwd, os.environ)
     request = folder_request(cwd, os.environ)
-    others = [other_wants(f) for f in request.files if not f.loaded] if request else []
+    others = [other_wants(f) for f in request.files if f.kind != "config"] if request else []
     return wants.lines + others, wants.endpoints
 
 

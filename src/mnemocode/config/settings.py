@@ -205,6 +205,42 @@ class RouterConfig(_Strict):
     context_min_window: int = Field(default=16_000, ge=0)
 
 
+class McpServerConfig(_Strict):
+    """One ``[mcp.servers.<name>]``: a server of its own (``command`` or ``url``), or
+    settings for the server of that name in an ``.mcp.json`` (neither set)."""
+
+    type: Literal["stdio", "http", "sse"] | None = None
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    # Let the server's ``readOnlyHint`` annotations decide: a tool it marks read-only
+    # runs without a question (in ask and auto mode). Off: every call asks.
+    trust_read_only_hints: bool = False
+    # Per server; unset: the ``[mcp]`` values.
+    startup: Literal["eager", "lazy"] | None = None
+    start_timeout_s: float | None = Field(default=None, gt=0)
+    call_timeout_s: float | None = Field(default=None, gt=0)
+
+
+class McpConfig(_Strict):
+    """The MCP servers mnemo uses (``extensions/mcp``); ``.mcp.json`` files add more."""
+
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    # eager: every server starts (in parallel) when the session starts; lazy: a server
+    # whose tool list is cached from an earlier session starts at its first call.
+    startup: Literal["eager", "lazy"] = "eager"
+    start_timeout_s: float = Field(default=30.0, gt=0)
+    call_timeout_s: float = Field(default=300.0, gt=0)
+    # A tool description longer than this is cut (some servers ship pages of text).
+    max_description_chars: int = Field(default=2_000, ge=100)
+    # Read the project's ``.mcp.json`` and ``~/.mnemo/mcp.json``.
+    read_mcp_json: bool = True
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -216,6 +252,7 @@ class Settings(_Strict):
     codemap: CodeMapConfig = Field(default_factory=CodeMapConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
     router: RouterConfig = Field(default_factory=RouterConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:

@@ -1,9 +1,10 @@
 """Folder trust: a project's own files have no effect until the user trusts the folder.
 
 What a folder can ask for is listed by :func:`folder_request`: mnemo's project config
-(``mnemo.toml``, ``.mnemo/config.toml``) today; ``.mcp.json`` servers and
-``.claude/settings.json`` hooks are listed too (``loaded=False``: nothing reads them
-yet), so the question names them and their loaders can join by flipping the flag.
+(``mnemo.toml``, ``.mnemo/config.toml``) and ``.mcp.json`` servers (started only in a
+trusted folder); ``.claude/settings.json`` hooks are listed too (``loaded=False``:
+nothing reads them yet), so the question names them and their loader can join by
+flipping the flag.
 
 Answers live in ``<mnemo home>/trust.toml`` — never in the repository — one table per
 resolved project root::
@@ -93,8 +94,8 @@ class TrustCheck:
     trust: Trust = field(default_factory=Trust)
 
 
-#: Files of other tools' formats a folder may hold, for the list; none loaded yet.
-_OTHER_FILES = ((".mcp.json", "mcp"), (".claude/settings.json", "hooks"))
+#: Files of other tools' formats a folder may hold, and whether mnemo loads them.
+_OTHER_FILES = ((".mcp.json", "mcp", True), (".claude/settings.json", "hooks", False))
 
 
 def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderRequest | None:
@@ -105,8 +106,8 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
         return None
     files = [FolderFile(path, "config", True) for path in project_config_paths(cwd, env=env)]
     files += [
-        FolderFile(root / name, kind, False)
-        for name, kind in _OTHER_FILES
+        FolderFile(root / name, kind, loaded)
+        for name, kind, loaded in _OTHER_FILES
         if (root / name).is_file()
     ]
     if not files:
@@ -126,7 +127,8 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def other_wants(file: FolderFile) -> str:
-    """One line for a file mnemo does not load yet."""
+    """One line for a file of another tool's format (MCP servers: each one's command,
+    so the question shows what would run)."""
     try:
         data = json.loads(_read_bytes(file.path) or b"{}")
     except ValueError:
@@ -135,13 +137,31 @@ def other_wants(file: FolderFile) -> str:
         data = {}
     if file.kind == "mcp":
         servers = data.get("mcpServers")
-        names = ", ".join(sorted(servers)) if isinstance(servers, dict) else "?"
+        names = (
+            ", ".join(_server_line(k, v) for k, v in sorted(servers.items()))
+            if isinstance(servers, dict)
+            else "?"
+        )
         what = f"start MCP servers: {names}"
     else:
         hooks = data.get("hooks")
         names = ", ".join(sorted(hooks)) if isinstance(hooks, dict) else "none"
         what = f"run hooks on: {names}"
+    if file.loaded:
+        return f"{what} ({file.path.name})"
     return f"{what} ({file.path.name}; not loaded by this version of mnemo)"
+
+
+def _server_line(name: str, entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return name
+    if isinstance(entry.get("command"), str):
+        raw = entry.get("args")
+        args = [str(a) for a in raw] if isinstance(raw, list) else []
+        return f"{name} (runs `{' '.join([entry['command'], *args])}`)"
+    if isinstance(entry.get("url"), str):
+        return f"{name} ({entry['url']})"
+    return name
 
 
 class TrustStore:

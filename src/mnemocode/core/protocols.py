@@ -135,6 +135,8 @@ class ApprovalDecision:
     # tool on this path) so the question is not asked again, in later sessions too.
     scope: Literal["once", "session", "always"] = "once"
     by: str = "user"
+    # With "always" on an MCP tool: the rule covers every tool of its server.
+    wide: bool = False
 
 
 class Approver(Protocol):

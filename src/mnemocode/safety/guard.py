@@ -205,7 +205,7 @@ class GuardedToolset:
                         result=result,
                         source=_approver_source(decision.by),
                     )
-                if decision.scope == "always" and self._save_rule(call, ctx, verdict):
+                if decision.scope == "always" and self._save_rule(call, ctx, verdict, decision):
                     decided_by = f"{decision.by} (saved a rule)"
                 elif decision.scope in {"session", "always"}:
                     self.session_allowed.add(_session_key(call, verdict))
@@ -248,15 +248,22 @@ class GuardedToolset:
             source=refused_by or ("user" if approved else "policy"),
         )
 
-    def _save_rule(self, call: ToolCall, ctx: ToolContext, verdict: Verdict) -> bool:
+    def _save_rule(
+        self, call: ToolCall, ctx: ToolContext, verdict: Verdict, decision: ApprovalDecision
+    ) -> bool:
         """An "always" answer becomes the narrowest rule that covers this call: this
-        exact single command in this directory, or this tool on this one path.
-        Anything broader (a compound command, no path) stays a session answer."""
+        exact single command in this directory, this tool on this one path, or this
+        MCP tool (every tool of its server if the answer said so). Anything broader
+        (a compound command, no path) stays a session answer."""
         if self.rules is None:
             return False
-        from mnemocode.safety.rules import Rule
+        from mnemocode.safety.rules import MCP_PREFIX, Rule
 
-        if call.name == "shell_exec" and verdict.shell is not None:
+        if call.name.startswith(MCP_PREFIX) and verdict.path is None:
+            server = call.name[len(MCP_PREFIX) :].partition("__")[0]
+            name = f"{MCP_PREFIX}{server}__*" if decision.wide else call.name
+            rule = Rule(name, "project")
+        elif call.name == "shell_exec" and verdict.shell is not None:
             if len(verdict.shell.commands) != 1:
                 return False
             rule = Rule(

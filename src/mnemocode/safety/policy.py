@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -40,7 +41,7 @@ from mnemocode.safety.domains import (
 )
 from mnemocode.safety.guard import FILE_WRITERS, Verdict
 from mnemocode.safety.paths import PathPolicy, PathVerdict
-from mnemocode.safety.rules import RuleStore
+from mnemocode.safety.rules import MCP_PREFIX, RuleStore
 from mnemocode.safety.shell import ShellVerdict, analyse_command
 from mnemocode.tools.apply_patch import TOOL_NAME as PATCH_TOOL
 from mnemocode.tools.apply_patch import PatchError, patch_paths
@@ -67,6 +68,9 @@ class SafetyPolicy:
     auto_network: tuple[str, ...] = ()
     # Hosts web_fetch reaches without a question (``domains.py`` patterns).
     web_domains: tuple[str, ...] = DEFAULT_WEB_ALLOW_DOMAINS
+    # What an extension tool says of itself (MCP ``readOnlyHint``), shown in the
+    # question; the MCP toolset supplies it.
+    read_only_hint: Callable[[str], bool | None] = lambda _name: None
 
     @property
     def confined(self) -> bool:
@@ -82,7 +86,7 @@ class SafetyPolicy:
             return self._write(call.name, str(call.arguments.get("path", "")), ctx)
         if call.name in TRUSTED_READERS:
             return self._read(call, ctx)
-        return self._other(call)
+        return self._other(call, spec)
 
     # ---- shell ---------------------------------------------------------------------
 
@@ -278,11 +282,15 @@ class SafetyPolicy:
                 return self._ask_or_refuse(checked.reason, checked.rule, path=checked)
         return Verdict("allow", "read-only tool", f"read:{call.name}")
 
-    def _other(self, call: ToolCall) -> Verdict:
+    def _other(self, call: ToolCall, spec: ToolSpec | None) -> Verdict:
         """An MCP or custom tool (a name no toolset has never gets here: the guard
-        answers it with the list of tools there are)."""
+        answers it with the list of tools there are). An MCP tool runs without a
+        question only by a rule, or when its server marks it read-only and the
+        user trusts that server's hints (the toolset then marks the spec)."""
         if self.mode == "bypass":
             return Verdict("allow", "safety checks are off for this session", "mode:bypass")
+        if call.name.startswith(MCP_PREFIX):
+            return self._mcp(call, spec)
         raw = call.arguments.get("path")
         if isinstance(raw, str) and raw:
             rule = self.rules.match_path(call.name, Path(raw), self.paths.workdir)
@@ -291,6 +299,22 @@ class SafetyPolicy:
         return self._ask_or_refuse(
             f"{call.name} is an extension tool with no rule allowing it", "ext:ask"
         )
+
+    def _mcp(self, call: ToolCall, spec: ToolSpec | None) -> Verdict:
+        server = call.name[len(MCP_PREFIX) :].partition("__")[0]
+        rule = self.rules.match_tool(call.name)
+        if rule is not None:
+            return Verdict("allow", f"allowed by your rule: {rule.describe()}", "rule")
+        if spec is not None and spec.read_only:
+            why = f"MCP server {server!r} marks it read-only, and you trust its hints"
+            return Verdict("allow", why, "mcp:read-only-hint")
+        reason = f"{call.name} is a tool of MCP server {server!r} with no rule allowing it"
+        if self.read_only_hint(call.name):
+            reason += (
+                " (the server marks it read-only: not trusted unless you set"
+                f" trust_read_only_hints = true in [mcp.servers.{server}])"
+            )
+        return self._ask_or_refuse(reason, "mcp:ask")
 
     # ---- helpers -------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 A command rule is an exact command (the same words, compared after shell
 quoting) plus the directory it runs in; with ``pattern = true`` a trailing ``*``
 word takes any further arguments. A tool rule is a tool plus a path pattern —
-never a whole tool everywhere, never `/` or `~`. Rules live in TOML: global
+never a whole tool everywhere, never `/` or `~` — but for an MCP tool
+(``mcp__<server>__<tool>``, which has no path): the rule names the tool, or with
+``mcp__<server>__*`` every tool of one server. Rules live in TOML: global
 (`~/.mnemo/rules.toml`) and per project (in the project's state folder, outside
 the repository). The whitelist's entries and their flag checks are in
 ``whitelist.py``."""
@@ -48,6 +50,8 @@ class Rule:
         if self.tool == "shell_exec":
             what = "any command starting" if self.wildcard else "exactly"
             return f"run {what} `{self.prefix}` in {self.directory} ({self.scope})"
+        if is_mcp_rule(self):
+            return f"call {self.tool} ({self.scope})"
         return f"{self.tool} on {self.path_glob} ({self.scope})"
 
     @property
@@ -62,6 +66,13 @@ class Rule:
         return bool(words) and _exact_or_pattern(words, argv, pattern=self.pattern)
 
 
+MCP_PREFIX = "mcp__"
+
+
+def is_mcp_rule(rule: Rule) -> bool:
+    return rule.tool.startswith(MCP_PREFIX) and not rule.path_glob
+
+
 def _check_narrow(rule: Rule, home: Path) -> None:
     if rule.tool == "shell_exec":
         if not rule.prefix.strip():
@@ -71,6 +82,10 @@ def _check_narrow(rule: Rule, home: Path) -> None:
         where = Path(rule.directory).resolve()
         if where in {Path("/"), home.resolve()}:
             raise ValueError(f"a command rule may not cover {where}: name a project folder")
+    elif rule.tool.startswith(MCP_PREFIX) and not rule.path_glob:
+        server, sep, tool = rule.tool[len(MCP_PREFIX) :].partition("__")
+        if not sep or not tool or "*" in server or (("*" in tool) and tool != "*"):
+            raise ValueError("an MCP rule names one server: mcp__server__tool or mcp__server__*")
     elif rule.path_glob.strip() in {"", "*", "**", "/", "/**", "~", "~/**"}:
         raise ValueError("a tool rule needs a path pattern narrower than everything")
 
@@ -146,6 +161,14 @@ class RuleStore:
                 return None
             matched = hit
         return matched
+
+    def match_tool(self, tool: str) -> Rule | None:
+        """An MCP rule covering ``tool``: its own, or its server's ``mcp__server__*``."""
+        server = tool.rpartition("__")[0]
+        for rule in self.rules():
+            if is_mcp_rule(rule) and rule.tool in {tool, f"{server}__*"}:
+                return rule
+        return None
 
     def match_path(self, tool: str, path: Path, workdir: Path) -> Rule | None:
         try:

@@ -158,10 +158,14 @@ def build_safety(
     mnemo_home: Path,
     state_dir: Path,
     env: Mapping[str, str],
+    read_only_hint: Callable[[str], bool | None] | None = None,
 ) -> Safety:
+    """``read_only_hint``: what extension tools say of themselves (shown in questions)."""
     policy = build_policy(
         config, workdir=workdir, user_home=user_home, mnemo_home=mnemo_home, state_dir=state_dir
     )
+    if read_only_hint is not None:
+        policy.read_only_hint = read_only_hint
     paths, rules = policy.paths, policy.rules
     extra = list(paths.extra_allowed)
     checkpoints = CheckpointStore(state_dir / "checkpoints", workdir)
