@@ -210,7 +210,7 @@ async def _serve_http(server: Any, port: int, mode: str) -> None:
         sock = serve_http.bind(port)
     except OSError as exc:
         raise fail(f"--http {port}: cannot listen on {serve_http.HOST}: {exc.strerror}") from None
-    _say(f"{serve_http.url_of(sock)} (mode {mode})")
     if serve_http.TOKEN_ENV not in os.environ:
         _say(f"token (send Authorization: Bearer <token>): {token}")
+    _say(f"{serve_http.url_of(sock)} (mode {mode})")  # last: "listening" for scripts
     await serve_http.serve_http(server, sock, token)

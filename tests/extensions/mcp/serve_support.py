@@ -91,7 +91,7 @@ def http_server(place: Place, *extra: str, **env: str) -> Iterator[HttpServer]:
         cwd=place.work,
         env=place.env(**env),
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -106,9 +106,12 @@ def http_server(place: Place, *extra: str, **env: str) -> Iterator[HttpServer]:
             break
     if not url:
         process.kill()
+        process.wait()
+        process.stderr.close()
         raise AssertionError("mnemo mcp serve --http did not start:\n" + "".join(lines))
     # Keep reading so a chatty server never blocks on a full pipe.
-    threading.Thread(target=lambda: lines.extend(process.stderr or []), daemon=True).start()
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or []), daemon=True)
+    reader.start()
     try:
         yield HttpServer(process, url, lines)
     finally:
@@ -118,3 +121,5 @@ def http_server(place: Place, *extra: str, **env: str) -> Iterator[HttpServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        reader.join(timeout=10)
+        process.stderr.close()

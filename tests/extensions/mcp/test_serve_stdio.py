@@ -112,3 +112,49 @@ def test_bypass_needs_its_flag(place: Place) -> None:
     proc = run_mnemo(["mcp", "serve", "--mode", "bypass"], cwd=place.work, home=place.mnemo_home)
     assert proc.returncode == 2 and "--allow-bypass" in proc.stderr
     assert proc.stdout == ""
+
+
+async def test_an_answer_cannot_be_moved_to_another_call_or_forged(place: Place) -> None:
+    """2026-07-28: the question goes back as InputRequiredResult; a client replaying the
+    "yes" (and the sealed state) for other arguments, or inventing a state, gets nothing."""
+    import mcp_types as types
+    from mcp import MCPError
+
+    yes = types.ElicitResult(action="accept", content={"approve": True})
+    async with stdio_client(place, elicitation_callback=Answering(approve=False)) as client:
+        first = await client.session.call_tool(
+            "file_write", {"path": "a.txt", "content": "x"}, allow_input_required=True
+        )
+        assert isinstance(first, types.InputRequiredResult) and first.input_requests
+        key = next(iter(first.input_requests))
+        with pytest.raises(MCPError, match="requestState"):
+            await client.session.call_tool(
+                "file_write",
+                {"path": "evil.txt", "content": "x"},
+                input_responses={key: yes},
+                request_state=first.request_state,
+            )
+        with pytest.raises(MCPError, match="requestState"):
+            await client.session.call_tool(
+                "file_write",
+                {"path": "a.txt", "content": "x"},
+                input_responses={key: yes},
+                request_state=key,  # the plain text, not the server's sealed token
+            )
+        unasked = await client.session.call_tool(
+            "file_write",
+            {"path": "a.txt", "content": "x"},
+            input_responses={key: yes},
+            allow_input_required=True,
+        )
+        replayed = await client.session.call_tool(
+            "file_write",
+            {"path": "a.txt", "content": "x"},
+            input_responses={key: yes},
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
+    assert isinstance(unasked, types.InputRequiredResult)  # no state: asked again
+    assert isinstance(replayed, types.CallToolResult) and not replayed.is_error
+    assert (place.work / "a.txt").read_text() == "x"
+    assert not (place.work / "evil.txt").exists()
