@@ -105,9 +105,7 @@ def _served(opts: Options) -> Any:
     for notice in [*opts.notices, *app.notices]:
         _say(notice)
     runner = None if model is not None else _agent_runner(opts, settings, approver)
-    served = ServedTools(app.guard, app.agent.tool_context, run_agent=runner)
-    served_app: Any = app
-    return served, served_app
+    return ServedTools(app.guard, app.agent.tool_context, run_agent=runner), app
 
 
 def _build(opts: Options, settings: Any, approver: Any, cwd: Path, model: Any = None) -> Any:

@@ -79,3 +79,17 @@ async def test_agent_asks_the_client_mid_task_on_2025_11_25(place: Place) -> Non
     assert json.loads(text_of(result))["result"] == "Written."
     assert (place.work / "w.txt").read_text() == "x\n"
     assert len(yes.questions) == 1 and "write w.txt" in yes.questions[0]
+
+
+async def test_agent_on_2026_07_28_refuses_what_it_cannot_ask_mid_task(place: Place) -> None:
+    script = [tool_call("file_write", path="w.txt", content="x\n"), text("Refused, then.")]
+    yes = Answering(approve=True)
+    with FakeOpenAIServer(script) as fake:
+        _configure(place, fake.base_url)
+        async with stdio_client(place, elicitation_callback=yes) as client:
+            result = await client.call_tool("agent", {"prompt": "write w.txt"})
+        second = fake.chat_requests[1].messages
+    assert json.loads(text_of(result))["result"] == "Refused, then."
+    assert not (place.work / "w.txt").exists() and yes.questions == []
+    tool_message = next(m for m in second if m["role"] == "tool")
+    assert "asks only before a call runs" in str(tool_message["content"])

@@ -106,6 +106,9 @@ async def test_auto_mode_writes_inside_never_outside(place: Place) -> None:
     assert not inside.is_error and (place.work / "in.txt").read_text() == "ok\n"
     assert escape.is_error and "Refused by the safety policy" in text_of(escape)
     assert not outside.exists() and asked.questions == []  # auto never asks
+    audit = [json.loads(line) for line in place.audit().splitlines()]
+    write = next(e for e in audit if e["tool"] == "file_write" and e["outcome"] == "approved")
+    assert write["checkpoint"] and write["turn"] >= 1  # undo knows what the call did
 
 
 def test_bypass_needs_its_flag(place: Place) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import ImagePart, TextPart, ToolCall, ToolResult, ToolSpec
-from mnemocode.extensions.mcp.approval import Answer, Asking, InputNeeded, current_asking
+from mnemocode.extensions.mcp.approval import (
+    APPROVAL_SCHEMA,
+    Answer,
+    Asking,
+    InputNeeded,
+    current_asking,
+)
 from mnemocode.safety.guard import GuardedToolset
 
 if TYPE_CHECKING:
@@ -120,8 +127,6 @@ class ServedTools:
         if not where.is_dir():
             return ToolResult.of_text(call, f"agent: {where} is not a directory", is_error=True)
         answer = await self.run_agent(prompt, where)
-        import json
-
         body = json.dumps({"result": answer.text, "usage": answer.usage}, ensure_ascii=False)
         return ToolResult.of_text(call, body, is_error=answer.is_error)
 
@@ -216,7 +221,7 @@ def _asking(
 
         async def send_form(question: str) -> Answer:
             result = await session.elicit_form(
-                question, _approval_schema(), related_request_id=request_id
+                question, APPROVAL_SCHEMA, related_request_id=request_id
             )
             return Answer(result.action, result.content)
 
@@ -230,17 +235,11 @@ def _asking(
     )
 
 
-def _approval_schema() -> Any:
-    from mnemocode.extensions.mcp.approval import APPROVAL_SCHEMA
-
-    return APPROVAL_SCHEMA
-
-
 def _approval_request(question: str) -> types.ElicitRequest:
     import mcp_types as types
 
     return types.ElicitRequest(
-        params=types.ElicitRequestFormParams(message=question, requested_schema=_approval_schema())
+        params=types.ElicitRequestFormParams(message=question, requested_schema=APPROVAL_SCHEMA)
     )
 
 
