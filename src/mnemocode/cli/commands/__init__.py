@@ -102,6 +102,7 @@ def default_commands() -> CommandRegistry:
         btw,
         codemap,
         general,
+        mcp,
         memory,
         model,
         project,
@@ -110,7 +111,7 @@ def default_commands() -> CommandRegistry:
         tools,
     )
 
-    groups = [general, model, strategy, tools, codemap, btw, memory, project, safety]
+    groups = [general, model, strategy, tools, mcp, codemap, btw, memory, project, safety]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 

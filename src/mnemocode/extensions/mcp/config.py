@@ -118,7 +118,7 @@ def load_servers(
                 for name, entry, origin in project:
                     raw[name] = (entry, "project", origin)
     for name, server in config.servers.items():
-        _check_name(name, f"[mcp.servers.{name}]")
+        check_name(name, f"[mcp.servers.{name}]")
         entry, source, origin = raw.get(name, ({}, "config", f"[mcp.servers.{name}]"))
         own = server.model_dump(exclude_unset=True)
         if "command" in own or "url" in own:
@@ -155,23 +155,26 @@ def read_mcp_json(path: Path) -> list[tuple[str, dict[str, Any], str]]:
         where = f"{path}:{line}" if line else str(path)
         if not isinstance(entry, dict):
             raise ConfigError(f"server {name!r} must be an object", path=path, line=line)
-        _check_name(name, where)
+        check_name(name, where, path=path, line=line)
         _check_entry(name, entry, path, line)
         found.append((name, entry, where))
     return found
 
 
-def _check_name(name: str, where: str) -> None:
+def check_name(name: str, where: str, *, path: Path | None = None, line: int | None = None) -> None:
     if not _NAME.match(name) or "__" in name:
-        raise ConfigError(
-            f"MCP server name {name!r}: use letters, digits, - and _ (no __), at most 64 ({where})"
-        )
+        message = f"MCP server name {name!r}: use letters, digits, - and _ (no __), at most 64"
+        if path is not None:
+            raise ConfigError(message, path=path, line=line)
+        raise ConfigError(f"{message} ({where})")
 
 
 def _check_entry(name: str, entry: dict[str, Any], path: Path, line: int | None) -> None:
     def bad(message: str) -> ConfigError:
         return ConfigError(f"server {name!r}: {message}", path=path, line=line)
 
+    if "type" not in entry and "command" not in entry and "url" not in entry:
+        raise bad('needs "command" (a stdio server) or "url" (an http server)')
     kind = entry.get("type", "stdio" if "command" in entry else "http")
     if kind not in ("stdio", "http", "sse", "streamable-http"):
         raise bad(f'"type" must be "stdio", "http" or "sse", not {kind!r}')

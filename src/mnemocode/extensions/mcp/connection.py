@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 Status = Literal["stopped", "starting", "ready", "failed"]
 _STDERR_TAIL = 600
 _TOOL_PAGES = 50  # a paginator that never ends cannot hang a start
+# Set in a stdio server's environment to find its process (group) again.
+_MARKER_ENV = "MNEMO_MCP_SERVER"
 
 
 class McpServerError(MnemoError):
@@ -55,6 +60,7 @@ class ServerConnection:
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event | None = None
     _starting: asyncio.Future[None] | None = None
+    _http_errors: list[int] = field(default_factory=list)
 
     async def start(self) -> None:
         """Connect (once; concurrent callers share the attempt). Raises
@@ -88,8 +94,11 @@ class ServerConnection:
 
     async def _hold(self, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
         """The client's task: connect, list the tools, then wait for ``stop``."""
+        marker = f"{self.spec.name}:{uuid.uuid4().hex}"
+        group: int | None = None
         try:
-            async with self._client_for(self.spec) as client:
+            async with self._client_for(self.spec, marker) as client:
+                group = _leader_of(marker) if self.spec.transport == "stdio" else None
                 self.tools = await _list_tools(client)
                 self.protocol = client.protocol_version
                 self._client = client
@@ -99,13 +108,16 @@ class ServerConnection:
             raise
         except BaseException as exc:  # the SDK raises groups; the reason is inside
             if not ready.done():
-                ready.set_exception(McpServerError(_reason(exc) + self._stderr_tail()))
+                why = _reason(exc) + self._stderr_tail() + self._refused()
+                _settle(ready, McpServerError(why))
             else:
                 self._died(_reason(exc))
         finally:
             self._client = None
+            if group is not None:
+                await _end_group(group)
             if not ready.done():
-                ready.set_exception(McpServerError("stopped while starting"))
+                _settle(ready, McpServerError("stopped while starting"))
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
         if self.status != "ready" or self._client is None:
@@ -178,7 +190,7 @@ class ServerConnection:
 
     # ---- transports ----------------------------------------------------------------
 
-    def _client_for(self, spec: ServerSpec) -> Client:
+    def _client_for(self, spec: ServerSpec, marker: str) -> Client:
         from mcp import Client
         from mcp_types import Implementation
 
@@ -186,20 +198,30 @@ class ServerConnection:
 
         info = Implementation(name="mnemo", version=__version__)
         mode = "legacy" if spec.transport == "sse" else "auto"
-        return Client(self._transport(spec), mode=mode, client_info=info, cache=None)
+        return Client(self._transport(spec, marker), mode=mode, client_info=info, cache=None)
 
-    def _transport(self, spec: ServerSpec) -> Any:
+    def _transport(self, spec: ServerSpec, marker: str) -> Any:
         if spec.transport == "stdio":
             from mcp.client.stdio import StdioServerParameters
 
             params = StdioServerParameters(
                 command=spec.command,
                 args=list(spec.args),
-                env=dict(spec.env) or None,
+                env={**spec.env, _MARKER_ENV: marker},
                 cwd=spec.cwd or self.workdir,
             )
             return _stdio(params, self._stderr_path())
-        return _http(spec)
+        return _http(spec, self._http_errors)
+
+    def _refused(self) -> str:
+        """The HTTP error statuses the server answered with (the SDK keeps only its
+        own wording), with a hint for the authentication ones."""
+        if not self._http_errors:
+            return ""
+        codes = sorted(set(self._http_errors))
+        self._http_errors.clear()
+        hint = " (check the token in its headers)" if {401, 403} & set(codes) else ""
+        return f"; the server answered HTTP {', '.join(map(str, codes))}{hint}"
 
     def _stderr_path(self) -> Path | None:
         if self.log_dir is None:
@@ -231,8 +253,6 @@ async def _stdio(params: Any, stderr_path: Path | None) -> AsyncIterator[Transpo
         stderr_path.parent.mkdir(parents=True, exist_ok=True)
         errlog = stderr_path.open("w", encoding="utf-8")
     else:
-        import os
-
         # Opening /dev/null does not block; closed below.
         errlog = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115, ASYNC230
     try:
@@ -243,8 +263,12 @@ async def _stdio(params: Any, stderr_path: Path | None) -> AsyncIterator[Transpo
 
 
 @contextlib.asynccontextmanager
-async def _http(spec: ServerSpec) -> AsyncIterator[TransportStreams]:
+async def _http(spec: ServerSpec, errors: list[int]) -> AsyncIterator[TransportStreams]:
     from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def note(response: Any) -> None:
+        if response.status_code >= 400:
+            errors.append(response.status_code)
 
     headers = dict(spec.headers) or None
     if spec.transport == "sse":
@@ -255,10 +279,9 @@ async def _http(spec: ServerSpec) -> AsyncIterator[TransportStreams]:
         return
     from mcp.client.streamable_http import streamable_http_client
 
-    async with (
-        create_mcp_http_client(headers=headers) as http,
-        streamable_http_client(spec.url, http_client=http) as streams,
-    ):
+    http = create_mcp_http_client(headers=headers)
+    http.event_hooks["response"].append(note)
+    async with http, streamable_http_client(spec.url, http_client=http) as streams:
         yield streams
 
 
@@ -272,6 +295,45 @@ async def _list_tools(client: Client) -> list[Tool]:
         if cursor is None:
             break
     return tools
+
+
+def _leader_of(marker: str) -> int | None:
+    """Our child process started with ``marker`` in its environment: the leader of the
+    server's process group (the SDK starts it in a session of its own) — Linux /proc."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] != me:
+                continue
+            environ = (stat.parent / "environ").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if f"{_MARKER_ENV}={marker}".encode() in environ.split(b"\0"):
+            return int(stat.parent.name)
+    return None
+
+
+async def _end_group(group: int) -> None:
+    """What is left of the server's process group after the SDK's shutdown (which
+    stops only the leader when it exits by itself): SIGTERM, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            except PermissionError:
+                break
+
+
+def _settle(ready: asyncio.Future[None], error: McpServerError) -> None:
+    ready.set_exception(error)
+    ready.exception()  # retrieved: a start that timed out no longer awaits it
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
