@@ -20,6 +20,7 @@ from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import (
     AgentEvent,
     Escalated,
+    Notice,
     StrategyChosen,
     ToolCallFinished,
     ToolCallStarted,
@@ -61,6 +62,9 @@ class _Printer:
     def __call__(self, event: AgentEvent) -> None:
         if self.fmt is OutputFormat.stream_json:
             self.line(event_to_dict(event))
+        elif isinstance(event, Notice) and event.topic.startswith("mcp"):
+            if self.fmt is OutputFormat.text:  # a server that failed: always said
+                print(f"mnemo: {event.message}", file=self.err, flush=True)
         elif isinstance(event, Escalated) and self.fmt is OutputFormat.text:
             line = ladder_line(event)  # another rung costs calls: always said
             print(f"mnemo: {line.plain if line else ''}", file=self.err, flush=True)
