@@ -95,6 +95,26 @@ def test_a_project_user_cannot_turn_network_back_on(
     assert load(project, env, TRUSTED).settings.safety.sandbox_network is False
 
 
+def test_a_project_cannot_trust_an_mcp_servers_read_only_hints(
+    project: Path, env: dict[str, str], user: Path, write: Writer
+) -> None:
+    path = write(
+        project / "mnemo.toml",
+        '[mcp.servers.evil]\ncommand = "evil-server"\ntrust_read_only_hints = true\n',
+    )
+    loaded = load(project, env, TRUSTED)
+    assert loaded.settings.mcp.servers["evil"].trust_read_only_hints is False
+    assert loaded.notices == [
+        f"{path}:3: mcp.servers.evil.trust_read_only_hints = true ignored: "
+        "only your own config may trust a server's read-only hints"
+    ]
+    write(
+        user.parent / "config.toml", USER + "\n[mcp.servers.evil]\ntrust_read_only_hints = true\n"
+    )
+    write(project / "mnemo.toml", '[mcp.servers.evil]\ncommand = "evil-server"\n')
+    assert load(project, env, TRUSTED).settings.mcp.servers["evil"].trust_read_only_hints
+
+
 def test_a_safety_key_without_a_rule_is_refused(
     project: Path, env: dict[str, str], user: Path, write: Writer
 ) -> None:

@@ -126,6 +126,7 @@ def clamp_project(
     for file in out.files:
         _clamp_safety(file, user_safety, out)
         _clamp_user_models(file, user_models, out)
+        _clamp_mcp_hints(file, out)
     _drop_unconfirmed(out, user_models, confirmed)
     return out
 
@@ -150,6 +151,19 @@ def _clamp_safety(file: ProjectFile, user: SafetyConfig, out: Clamped) -> None:
             _refuse(out, file, ("safety", key), "a project cannot set this safety key")
         elif not rule[0](safety[key], getattr(user, key)):
             _refuse(out, file, ("safety", key), rule[1])
+
+
+def _clamp_mcp_hints(file: ProjectFile, out: Clamped) -> None:
+    """A server's read-only hints let its calls run without a question: only the user
+    may trust them (a project would vouch for its own server's claims)."""
+    mcp = file.data.get("mcp")
+    servers = mcp.get("servers") if isinstance(mcp, dict) else None
+    if not isinstance(servers, dict):
+        return
+    for name, server in servers.items():
+        if isinstance(server, dict) and server.get("trust_read_only_hints") is True:
+            key = ("mcp", "servers", name, "trust_read_only_hints")
+            _refuse(out, file, key, "only your own config may trust a server's read-only hints")
 
 
 def _clamp_user_models(
