@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Instead of bench/ itself: bench/mcp.py would shadow the `mcp` SDK.
+sys.path[0] = str(ROOT)
 
 from bench.common import MissingDataError, git_rev, machine, now, take_data_option  # noqa: E402
 
@@ -45,6 +46,7 @@ ALL = [
     "localisation",
     "solver_cost",
     "step_gap",
+    "mcp",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"
