@@ -26,6 +26,7 @@ Transport = Literal["stdio", "http", "sse"]
 Source = Literal["user", "project", "config"]
 MCP_JSON = ".mcp.json"
 USER_MCP_JSON = "mcp.json"
+OAUTH_DIR = "mcp-oauth"  # one login file per server, mode 0600
 # Server names become part of tool names (``mcp__<server>__<tool>``).
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -54,6 +55,9 @@ class ServerSpec:
     start_timeout_s: float = 30.0
     call_timeout_s: float = 300.0
     problem: str = ""
+    # Where a remote server's OAuth login is kept ("" for none: stdio, or its own
+    # Authorization header); see ``oauth.py``.
+    oauth_file: str = ""
 
     def describe(self) -> str:
         """One line: how it is reached (no header or env values: they hold tokens)."""
@@ -127,8 +131,16 @@ def load_servers(
     for name, (entry, source, origin) in raw.items():
         spec = _spec(name, entry=entry, source=source, origin=origin, config=config, env=env)
         if spec is not None:
-            found.specs.append(spec)
+            found.specs.append(_with_oauth(spec, mnemo_home))
     return found
+
+
+def _with_oauth(spec: ServerSpec, mnemo_home: Path) -> ServerSpec:
+    """A remote server with no Authorization header of its own may log in with OAuth."""
+    headers = {k.lower() for k in spec.headers}
+    if spec.transport == "stdio" or "authorization" in headers:
+        return spec
+    return replace(spec, oauth_file=str(mnemo_home / OAUTH_DIR / f"{spec.name}.json"))
 
 
 def read_mcp_json(path: Path) -> list[tuple[str, dict[str, Any], str]]:

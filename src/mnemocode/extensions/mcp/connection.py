@@ -271,16 +271,22 @@ async def _http(spec: ServerSpec, errors: list[int]) -> AsyncIterator[TransportS
             errors.append(response.status_code)
 
     headers = dict(spec.headers) or None
+    auth = None
+    if spec.oauth_file:
+        from mnemocode.extensions.mcp.oauth import session_auth
+
+        auth = session_auth(spec, Path(spec.oauth_file))
     if spec.transport == "sse":
         from mcp.client.sse import sse_client
 
-        async with sse_client(spec.url, headers=headers) as streams:
+        async with sse_client(spec.url, headers=headers, auth=auth) as streams:
             yield streams
         return
     from mcp.client.streamable_http import streamable_http_client
 
-    http = create_mcp_http_client(headers=headers)
-    http.event_hooks["response"].append(note)
+    http = create_mcp_http_client(headers=headers, auth=auth)
+    if auth is None:  # with OAuth a 401 is the start of a login, not a wrong header
+        http.event_hooks["response"].append(note)
     async with http, streamable_http_client(spec.url, http_client=http) as streams:
         yield streams
 
@@ -349,7 +355,7 @@ def _reason(exc: BaseException) -> str:
         text = str(leaf) or type(leaf).__name__
         if isinstance(leaf, FileNotFoundError) and leaf.filename:
             text = f"command not found: {leaf.filename}"
-        elif not isinstance(leaf, McpServerError):
+        elif not isinstance(leaf, MnemoError):  # ours are already in words
             text = f"{type(leaf).__name__}: {text}" if str(leaf) else text
         parts.append(text)
     return "; ".join(dict.fromkeys(parts))
