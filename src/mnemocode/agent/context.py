@@ -53,10 +53,12 @@ class SystemPrefix:
         memory: str = "",
         tool_names: Collection[str] | None = None,
         code_map: str = "",
+        skills: str = "",
     ) -> SystemPrefix:
         """``tool_names``: the tools the model has; lines of the built-in prompt
         about a tool it lacks are left out (None: all tools). ``code_map``: the
-        small map of a large repository, made for the session's first request."""
+        small map of a large repository, made for the session's first request.
+        ``skills``: the skills' names and descriptions (their bodies load on use)."""
         env = (
             f"Working directory: {cwd}\nPlatform: {platform.system()} {platform.machine()}\n"
             f"Date at session start: {(today or date.today()).isoformat()}"
@@ -66,6 +68,8 @@ class SystemPrefix:
             parts.append(
                 f"Instructions from {item.path} (follow them; later files win):\n{item.text}"
             )
+        if skills:
+            parts.append(skills)
         if code_map:
             parts.append(code_map)
         if memory:

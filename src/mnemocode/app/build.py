@@ -30,15 +30,16 @@ from mnemocode.llm.factory import build_model
 from mnemocode.llm.tokens import count_tokens
 from mnemocode.llm.window import start_window_probe
 from mnemocode.memory.service import Memory, open_registry
-from mnemocode.safety.setup import build_safety
+from mnemocode.safety.setup import Safety, build_safety
 from mnemocode.tools.base import CombinedToolset, FunctionToolset
 from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
 
 if TYPE_CHECKING:
     from mnemocode.extensions.mcp.toolset import McpToolset
+    from mnemocode.extensions.skills.activation import SkillSession
 
 
-def build_app(
+def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
     settings: Settings,
     *,
     cwd: Path,
@@ -116,6 +117,9 @@ def build_app(
         env=env,
         read_only_hint=mcp.read_only_hint if mcp is not None else None,
     )
+    # Skills (their ``skill`` tool, allowed-tools) come with the configured tools only.
+    skills = _join_skills(settings, safety, offered=tools is None, workdir=workdir, home=home,
+                          env=env, trusted=trusted_folder)  # fmt: skip
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
@@ -136,6 +140,7 @@ def build_app(
         settings.agent.system_prompt,
         memory=memory.prefix_text() if memory else "",
         tool_names={spec.name for spec in safety.guard.specs()},
+        skills=_skills_section(skills, notices),
     )
     context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
     if memory is not None:
@@ -166,6 +171,7 @@ def build_app(
         router=build_ladder(agent, settings, safety.checkpoints, code_map),
         code_map=code_map,
         mcp=mcp,
+        skills=skills,
     )
     if memory is not None:
         agent.recorder = app._record
@@ -203,6 +209,49 @@ def _with_mcp(
         notices=notices,
     )
     return (CombinedToolset([inner, mcp]), mcp) if mcp is not None else (inner, None)
+
+
+def _join_skills(
+    settings: Settings,
+    safety: Safety,
+    *,
+    offered: bool,
+    workdir: Path,
+    home: Path,
+    env: Mapping[str, str],
+    trusted: bool,
+) -> SkillSession | None:
+    """The session's skills: the ``skill`` tool inside the guard, and the policy that
+    lets an active skill's ``allowed-tools`` skip a question."""
+    if not offered or not settings.skills.enabled:
+        return None
+    from mnemocode.extensions.skills.approval import SkillPolicy
+    from mnemocode.extensions.skills.setup import open_skills
+    from mnemocode.extensions.skills.tool import skill_tool
+
+    skills = open_skills(
+        settings.skills,
+        workdir=workdir,
+        mnemo_home=home,
+        user_home=Path(env.get("HOME") or Path.home()),
+        env=env,
+        trusted=trusted,
+    )
+    guard = safety.guard
+    guard.inner = CombinedToolset([guard.inner, FunctionToolset([skill_tool(skills)])])
+    guard.policy = SkillPolicy(guard.policy, skills)
+    return skills
+
+
+def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:
+    """The skills' listing for the system prompt; discovery happens here, once."""
+    if skills is None:
+        return ""
+    from mnemocode.extensions.skills.prompt import skills_listing
+    from mnemocode.extensions.skills.setup import discovery_notices
+
+    notices.extend(skills.notices + discovery_notices(skills))
+    return skills_listing(skills.catalog.skills().values(), skills.prompt_tokens, count_tokens)
 
 
 def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:

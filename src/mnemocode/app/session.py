@@ -33,6 +33,7 @@ from mnemocode.safety.setup import Safety
 
 if TYPE_CHECKING:
     from mnemocode.extensions.mcp.toolset import McpToolset
+    from mnemocode.extensions.skills.activation import SkillSession
     from mnemocode.memory.background import BackgroundJobs
     from mnemocode.memory.worker import JobsReport
 
@@ -71,6 +72,8 @@ class App:
     router: Router | None = None
     # The MCP servers' tools (inside ``guard``); None: no server configured.
     mcp: McpToolset | None = None
+    # The session's skills (``extensions/skills``); None: none offered.
+    skills: SkillSession | None = None
     _mcp_start: asyncio.Future[list[str]] | None = None
     _mcp_said: bool = False
 

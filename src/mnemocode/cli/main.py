@@ -158,6 +158,7 @@ def run(argv: list[str]) -> None:
         runtime_cli,
         safety,
         setup,
+        skill_cli,
         trust_cli,
     )
 
@@ -171,4 +172,5 @@ def run(argv: list[str]) -> None:
     trust_cli.register(cli)
     map_cli.register(cli)
     mcp_cli.register(cli)
+    skill_cli.register(cli)
     cli(args=argv, prog_name="mnemo")

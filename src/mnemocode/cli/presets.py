@@ -1,7 +1,8 @@
 """One-shot presets over the same agent: ask, fix, review, explain, analyze.
 
-Each is a prompt template plus the tools it may use; ``ask``, ``review``,
-``explain`` and ``analyze`` get read-only tools (and ``shell_exec`` for
+Each is a built-in skill (``extensions/skills/builtin/<skill>/SKILL.md``: its body,
+with the arguments put in, is the prompt) plus the tools it may use; ``ask``,
+``review``, ``explain`` and ``analyze`` get read-only tools (and ``shell_exec`` for
 ``review``, which needs git), ``fix`` gets everything."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mnemocode.cli.options import (
 class Preset:
     name: str
     help: str
-    template: str
+    skill: str  # the built-in skill whose body is the prompt
     read_only: bool
     extra_tools: tuple[str, ...] = ()
     default_target: str = ""
@@ -40,23 +41,19 @@ PRESETS = [
     Preset(
         "ask",
         "Answer a question about the code (read-only).",
-        "Answer this question about the code in this repository. Look at the code "
-        "before answering and cite path:line.\n\nQuestion: {target}",
+        "ask",
         read_only=True,
     ),
     Preset(
         "fix",
         "Fix a bug or failing test, then verify the fix.",
-        "Fix this problem. Find the cause, make the smallest correct change, and run "
-        "the relevant tests or command to verify it.\n\nProblem: {target}",
+        "fix-bugs",
         read_only=False,
     ),
     Preset(
         "review",
         "Review changes (default: the uncommitted git diff).",
-        "Review {target}. Use `git diff`/`git log` via shell_exec to see the changes. "
-        "Report bugs, risks and missing tests as a list ordered by severity, each with "
-        "path:line and a concrete suggestion. Do not modify files.",
+        "review-code",
         read_only=True,
         extra_tools=("shell_exec",),
         default_target="the uncommitted changes in this repository",
@@ -64,15 +61,13 @@ PRESETS = [
     Preset(
         "explain",
         "Explain a file, symbol or concept in this codebase (read-only).",
-        "Explain {target} in this codebase: what it does, how it fits in, and the "
-        "non-obvious parts. Cite path:line.",
+        "explain-code",
         read_only=True,
     ),
     Preset(
         "analyze",
         "Analyse the structure and quality of a path or the whole project (read-only).",
-        "Analyse {target}: structure, main components and how they interact, code "
-        "quality issues, and the three most valuable improvements. Cite path:line.",
+        "analyze-code",
         read_only=True,
         default_target="this project",
     ),
@@ -87,6 +82,18 @@ def _tools_for(preset: Preset) -> object | None:
 
     allowed = set(preset.extra_tools)
     return FunctionToolset([t for t in builtin_tools() if t.spec.read_only or t.name in allowed])
+
+
+def preset_prompt(preset: Preset, target: str) -> str:
+    """The built-in skill's body with ``target`` as its arguments."""
+    from mnemocode.extensions.skills.activation import substitute
+    from mnemocode.extensions.skills.discovery import BUILTIN_ROOT
+    from mnemocode.extensions.skills.spec import load_skill
+
+    skill, problems = load_skill(BUILTIN_ROOT / preset.skill, "builtin")
+    if skill is None:  # a broken wheel, not a user error
+        raise RuntimeError("; ".join(str(p) for p in problems))
+    return substitute(skill.body(), target, skill.folder).strip()
 
 
 def _command(preset: Preset) -> Callable[..., None]:
@@ -119,7 +126,7 @@ def _command(preset: Preset) -> Callable[..., None]:
         text = text or preset.default_target
         if not text:
             raise typer.BadParameter(f"`mnemo {preset.name}` needs something to work on")
-        prompt = preset.template.format(target=text)
+        prompt = preset_prompt(preset, text)
         code = headless(opts, prompt, _tools_for(preset), must_edit=not preset.read_only)
         raise typer.Exit(code)
 

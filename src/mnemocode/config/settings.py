@@ -241,6 +241,14 @@ class McpConfig(_Strict):
     read_mcp_json: bool = True
 
 
+class SkillsConfig(_Strict):
+    """Skills (``SKILL.md`` folders, ``extensions/skills``)."""
+
+    enabled: bool = True
+    # The cap on the skills' names and descriptions in the system prompt.
+    prompt_tokens: int = Field(default=1_500, ge=0)
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -253,6 +261,7 @@ class Settings(_Strict):
     solver: SolverConfig = Field(default_factory=SolverConfig)
     router: RouterConfig = Field(default_factory=RouterConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
+    skills: SkillsConfig = Field(default_factory=SkillsConfig)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:

@@ -2,9 +2,10 @@
 
 What a folder can ask for is listed by :func:`folder_request`: mnemo's project config
 (``mnemo.toml``, ``.mnemo/config.toml``) and ``.mcp.json`` servers (started only in a
-trusted folder); ``.claude/settings.json`` hooks are listed too (``loaded=False``:
-nothing reads them yet), so the question names them and their loader can join by
-flipping the flag.
+trusted folder), the skills of ``.mnemo/skills``, ``.claude/skills`` and
+``.agents/skills`` (loaded only in a trusted folder); ``.claude/settings.json`` hooks
+are listed too (``loaded=False``: nothing reads them yet), so the question names them
+and their loader can join by flipping the flag.
 
 Answers live in ``<mnemo home>/trust.toml`` — never in the repository — one table per
 resolved project root::
@@ -110,6 +111,7 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
         for name, kind, loaded in _OTHER_FILES
         if (root / name).is_file()
     ]
+    files += [FolderFile(path, "skills", True) for path in _project_skills(root)]
     if not files:
         return None
     digest = hashlib.sha256()
@@ -117,6 +119,22 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
         digest.update(str(file.path.relative_to(root)).encode() + b"\0")
         digest.update(_read_bytes(file.path) + b"\0")
     return FolderRequest(root.resolve(), tuple(files), f"sha256:{digest.hexdigest()}")
+
+
+#: Where a project keeps skills (``extensions/skills/discovery.py`` reads the same).
+SKILL_DIRS = (".mnemo/skills", ".claude/skills", ".agents/skills")
+
+
+def _project_skills(root: Path) -> list[Path]:
+    """Each ``SKILL.md`` the project brings: instructions for the model."""
+    found: list[Path] = []
+    for name in SKILL_DIRS:
+        try:
+            folders = sorted(p for p in (root / name).iterdir() if p.is_dir())
+        except OSError:
+            continue
+        found += [f / "SKILL.md" for f in folders if (f / "SKILL.md").is_file()]
+    return found
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -129,6 +147,8 @@ def _read_bytes(path: Path) -> bytes:
 def other_wants(file: FolderFile) -> str:
     """One line for a file of another tool's format (MCP servers: each one's command,
     so the question shows what would run)."""
+    if file.kind == "skills":
+        return f"add skill {file.path.parent.name!r} to the model's instructions ({file.path})"
     try:
         data = json.loads(_read_bytes(file.path) or b"{}")
     except ValueError:
