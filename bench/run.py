@@ -47,6 +47,7 @@ ALL = [
     "solver_cost",
     "step_gap",
     "mcp",
+    "extensions",
 ]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 FULL_COMMAND = ".venv/bin/python bench/run.py"
