@@ -12,6 +12,7 @@ No terminal code here: headless mode uses it too.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -41,7 +42,7 @@ class Attachment:
     """One ``@path`` of a prompt and what became of it."""
 
     token: str  # as typed, e.g. ``@"my file.txt"``
-    path: Path  # resolved
+    path: Path | None  # resolved; None: not a file (an MCP resource, ``mcp_attachments``)
     kind: Kind
     block: str = ""  # text that goes into the message
     note: str = ""  # one line for the user (and the model, when something was left out)
@@ -144,12 +145,17 @@ def _attach_file(token: str, path: Path, shown: str, vision: bool, budget: _Budg
     return Attachment(token, path, "text", block=block, note=note)
 
 
-def collect_attachments(text: str, cwd: Path, *, vision: bool, max_chars: int) -> list[Attachment]:
-    """Resolve every ``@path`` of ``text`` (each path once, in order)."""
+def collect_attachments(
+    text: str, cwd: Path, *, vision: bool, max_chars: int, skip: Collection[str] = ()
+) -> list[Attachment]:
+    """Resolve every ``@path`` of ``text`` (each path once, in order); the tokens in
+    ``skip`` are not paths (``@server:uri`` resources, attached by the REPL)."""
     budget = _Budget(max_chars)
     seen: set[Path] = set()
     found: list[Attachment] = []
     for token, typed in find_tokens(text):
+        if token in skip:
+            continue
         raw, path = _pick_path(typed, cwd)
         shown = _display(path, cwd)
         if path in seen:
@@ -191,6 +197,9 @@ def expand_attachments(text: str, cwd: Path, *, vision: bool, max_chars: int) ->
 # What the REPL adds to a prompt: attached files, the user's !cmd runs (see
 # ``repl.shell_note`` / ``interrupted_note``) and mnemo's notes about attachments.
 _FILE_BLOCK = re.compile(r'\n*<file path="([^"\n]*)">\n.*?\n</file>', re.DOTALL)
+_RESOURCE_BLOCK = re.compile(
+    r'\n*<resource server="[^"\n]*" uri="[^"\n]*">\n.*?\n</resource>', re.DOTALL
+)
 _SHELL_NOTE = re.compile(
     r"I ran `(.+?)` myself(?:; output:| and interrupted it after [\d.]+s; output so far:)"
     r"\n```\n.*?\n```(?=\n\n|$)|I ran `(.+?)` myself and interrupted it after [\d.]+s; "
@@ -205,7 +214,7 @@ def typed_prompt(text: str) -> str:
     """A user message as one line: what was typed, with attached files, ``!cmd``
     output and mnemo's notes (what a failed strategy learnt, too) left out
     (``!cmd`` runs are named)."""
-    typed = _FILE_BLOCK.sub("", text)
+    typed = _RESOURCE_BLOCK.sub("", _FILE_BLOCK.sub("", text))
     typed = _SHELL_NOTE.sub(lambda m: f"[!{m.group(1) or m.group(2)}]", typed)
     typed = _MNEMO_NOTE.sub("", _ESCALATION.sub("", typed))
     return " ".join(typed.split())

@@ -1,9 +1,10 @@
-"""Completion at the REPL prompt: ``/`` commands, ``@`` paths, model aliases."""
+"""Completion at the REPL prompt: ``/`` commands, ``@`` paths, ``@server:uri`` MCP
+resources, model aliases."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -13,17 +14,24 @@ SKIPPED = {".git"}
 MAX_ENTRIES = 200
 
 
+# An MCP server's resources: ``(uri, name)`` pairs by server.
+Resources = Mapping[str, Sequence[tuple[str, str]]]
+
+
 class ReplCompleter(Completer):
     """``commands`` maps a name (without ``/``) to its summary; ``aliases`` gives the
-    configured model aliases (called at completion time, the config can change)."""
+    configured model aliases; ``resources`` the MCP servers' resources (each called
+    at completion time: the config and the servers can change)."""
 
     def __init__(
         self,
         commands: Callable[[], dict[str, str]],
         aliases: Callable[[], Iterable[str]],
         cwd: Path,
+        resources: Callable[[], Resources] = dict,
     ) -> None:
         self._commands, self._aliases, self.cwd = commands, aliases, cwd
+        self._resources = resources
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -43,7 +51,23 @@ class ReplCompleter(Completer):
                 return
         word = _current_word(before)
         if word.startswith("@"):
+            server, colon, _uri = word[1:].partition(":")
+            resources = self._resources()
+            if colon and server in resources:
+                yield from self._resource_completions(word, resources[server])
+                return
+            if not colon and not word.startswith('@"'):
+                for name in sorted(n for n in resources if n.startswith(server)):
+                    yield Completion(f"@{name}:", -len(word), display_meta="MCP server")
             yield from self._path_completions(word)
+
+    def _resource_completions(
+        self, word: str, resources: Sequence[tuple[str, str]]
+    ) -> Iterator[Completion]:
+        server, _colon, typed = word[1:].partition(":")
+        matching = [(uri, name) for uri, name in resources if uri.startswith(typed)]
+        for uri, name in matching[:MAX_ENTRIES]:
+            yield Completion(f"@{server}:{uri}", -len(word), display=uri, display_meta=name)
 
     def _command_completions(self, typed: str) -> Iterator[Completion]:
         for name, summary in sorted(self._commands().items()):

@@ -105,7 +105,13 @@ def _served(opts: Options) -> Any:
     for notice in [*opts.notices, *app.notices]:
         _say(notice)
     runner = None if model is not None else _agent_runner(opts, settings, approver)
-    return ServedTools(app.guard, app.agent.tool_context, run_agent=runner), app
+    prompts = None
+    if app.skills is not None:  # skills as MCP prompts
+        from mnemocode.extensions.mcp.skill_prompts import SkillPrompts
+
+        prompts = SkillPrompts(app.skills.catalog)
+    served = ServedTools(app.guard, app.agent.tool_context, run_agent=runner, prompts=prompts)
+    return served, app
 
 
 def _build(opts: Options, settings: Any, approver: Any, cwd: Path, model: Any = None) -> Any:

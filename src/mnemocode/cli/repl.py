@@ -3,8 +3,9 @@
 Reads a line (prompt_toolkit: persistent history, multi-line, completion), then
 runs it: ``/command`` through the command registry, ``!cmd`` through the safety
 guard like a model's shell call, anything else as a turn of the agent with its
-``@path`` attachments. Each turn runs as a task; Ctrl-C or Esc cancels it (the
-agent closes dangling tool calls, the sandbox kills the command's process group).
+``@path`` and ``@server:uri`` (MCP resource) attachments. Each turn runs as a task;
+Ctrl-C or Esc cancels it (the agent closes dangling tool calls, the sandbox kills
+the command's process group).
 
 Memory never waits for a model here (``memory_session``): work an earlier run
 left queued runs in the background; leaving queues this session's summary and
@@ -35,8 +36,10 @@ from mnemocode.cli.approver import OwnCommandApprover, TerminalApprover, destruc
 from mnemocode.cli.attachments import build_message, collect_attachments
 from mnemocode.cli.commands import ReplContext, default_commands
 from mnemocode.cli.commands.general import show_resumed
+from mnemocode.cli.commands.mcp_prompts import prompt_commands
 from mnemocode.cli.commands.model import close_model
 from mnemocode.cli.completion import ReplCompleter
+from mnemocode.cli.mcp_attach import ResourceError, mcp_attachments, mcp_resources
 from mnemocode.cli.memory_session import (
     HandOff,
     detached_process,
@@ -117,7 +120,10 @@ def make_session(
     """The prompt; it reads ``ctx.app`` each time (``/project switch`` replaces it)."""
     ctx.app.home.mkdir(parents=True, exist_ok=True)
     completer = ReplCompleter(
-        ctx.commands.summaries, lambda: list(ctx.app.settings.models), ctx.app.cwd
+        ctx.commands.summaries,
+        lambda: list(ctx.app.settings.models),
+        ctx.app.cwd,
+        lambda: mcp_resources(ctx.app),
     )
 
     context = ContextSize()
@@ -174,6 +180,7 @@ class Repl:
             config_path=app.home / "config.toml",
             rebuild=rebuild,
         )
+        self.ctx.commands.add_source(lambda: prompt_commands(self.ctx.app))
         self.session = make_session(self.ctx, input, output)
         self.ctx.ask = self._ask
         self.ctx.adopt = self.adopt
@@ -277,29 +284,59 @@ class Repl:
             self.console.print(Text(why, style="bold red"))
 
     async def _command(self, text: str) -> None:
-        _result, cancelled = await self.control.run(self.ctx.commands.dispatch(self.ctx, text))
+        self.ctx.queued_turn = None
+        _result, cancelled = await self.control.run(self._dispatch(text))
         if cancelled:
             self.console.print(Text("Interrupted.", style="dim"))
+            return
+        message, self.ctx.queued_turn = self.ctx.queued_turn, None
+        if message is not None:  # an MCP prompt made the user's turn
+            await self._turn(self._with_shell_notes(message))
+
+    async def _dispatch(self, text: str) -> None:
+        if text.startswith("/mcp__"):  # an MCP prompt: its server's catalog first
+            await self.app.start_mcp(self.renderer)
+        await self.ctx.commands.dispatch(self.ctx, text)
 
     async def run_prompt(self, text: str) -> None:
-        message = self.prepare_message(text)
+        message, cancelled = await self.control.run(self.prepare_message(text))
+        if cancelled:
+            self.console.print(Text("Interrupted.", style="dim"))
+        elif message is not None:
+            await self._turn(message)
+
+    async def _turn(self, message: Message) -> None:
         _result, cancelled = await self.control.run(self.app.run_turn(message, self.renderer))
         if cancelled:
             self.renderer.end_turn(interrupted=True)
 
-    def prepare_message(self, text: str) -> Message:
-        """Attachments resolved, and ``!cmd`` results not yet seen prepended."""
+    async def prepare_message(self, text: str) -> Message | None:
+        """Attachments resolved, and ``!cmd`` results not yet seen prepended; None
+        (said why) when an ``@server:uri`` cannot be attached."""
         app = self.app
-        attachments = collect_attachments(
+        vision = app.agent.tool_context.vision
+        cap = app.settings.tools.attach_max_chars
+        try:
+            resources = await mcp_attachments(text, app, vision=vision, max_chars=cap)
+        except ResourceError as exc:
+            why = f"✗ {exc}; the prompt was not sent (↑ brings it back)"
+            self.console.print(Text(why, style="bold red"))
+            return None
+        used = sum(len(a.block) for a in resources)
+        attachments = resources + collect_attachments(
             text,
             app.cwd,
-            vision=app.agent.tool_context.vision,
-            max_chars=app.settings.tools.attach_max_chars,
+            vision=vision,
+            max_chars=max(0, cap - used),
+            skip={a.token for a in resources},
         )
         for item in attachments:
             style = "yellow" if item.kind in {"missing", "binary", "skipped"} else "dim"
             self.console.print(Text(f"@ {item.note}", style=style))
-        message = build_message(text, attachments)
+        return self._with_shell_notes(build_message(text, attachments))
+
+    def _with_shell_notes(self, message: Message) -> Message:
+        """``!cmd`` results not yet seen, before the message's text."""
         if self.ctx.shell_notes:
             notes = "\n\n".join(self.ctx.shell_notes)
             self.ctx.shell_notes.clear()

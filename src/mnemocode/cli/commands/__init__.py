@@ -3,6 +3,8 @@
 A command is a name, a one-line summary and an async handler
 ``(ctx, arg) -> None``; ``arg`` is the text after the name, stripped.
 Each group module exposes ``COMMANDS``; ``default_commands`` collects them.
+Commands that come and go (an MCP server's prompts) come from a source the
+registry asks each time; a fixed command of the same name wins.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ if TYPE_CHECKING:  # kept light: `mnemo memory ...` imports the command groups' 
 
     from mnemocode.app import App
     from mnemocode.cli.render import Renderer
+    from mnemocode.core.types import Message
 
 Handler = Callable[["ReplContext", str], Awaitable[None]]
+Source = Callable[[], "list[SlashCommand]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class ReplContext:
     rebuild: Callable[[str], App] | None = None
     # The REPL takes over a freshly built App (approver bound, the old one closed).
     adopt: Callable[[App], Awaitable[None]] | None = None
+    # A user turn a command made (an MCP prompt); the REPL sends it after the command.
+    queued_turn: Message | None = None
 
     def say(self, text: str, style: str = "") -> None:
         from rich.text import Text
@@ -64,6 +70,7 @@ class ReplContext:
 class CommandRegistry:
     def __init__(self, commands: list[SlashCommand] | None = None) -> None:
         self._commands: dict[str, SlashCommand] = {}
+        self._sources: list[Source] = []
         for command in commands or []:
             self.add(command)
 
@@ -72,23 +79,35 @@ class CommandRegistry:
             raise ValueError(f"slash command /{command.name} is defined twice")
         self._commands[command.name] = command
 
+    def add_source(self, source: Source) -> None:
+        self._sources.append(source)
+
+    def _current(self) -> dict[str, SlashCommand]:
+        if not self._sources:
+            return self._commands
+        found = dict(self._commands)
+        for source in self._sources:
+            for command in source():
+                found.setdefault(command.name, command)
+        return found
+
     def get(self, name: str) -> SlashCommand | None:
-        return self._commands.get(name)
+        return self._current().get(name)
 
     def all(self) -> list[SlashCommand]:
-        return list(self._commands.values())
+        return list(self._current().values())
 
     def summaries(self) -> dict[str, str]:
-        return {c.name: c.summary for c in self._commands.values()}
+        return {c.name: c.summary for c in self._current().values()}
 
     def suggest(self, name: str) -> str | None:
-        close = difflib.get_close_matches(name, list(self._commands), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(name, list(self._current()), n=1, cutoff=0.5)
         return close[0] if close else None
 
     async def dispatch(self, ctx: ReplContext, line: str) -> None:
         """Run ``/name arg``; an unknown name gets a suggestion."""
         name, _, arg = line.strip().removeprefix("/").partition(" ")
-        command = self._commands.get(name)
+        command = self.get(name)
         if command is None:
             hint = self.suggest(name)
             also = f" — did you mean /{hint}?" if hint else ""

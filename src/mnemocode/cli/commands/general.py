@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -254,11 +254,13 @@ async def context_command(ctx: ReplContext, arg: str) -> None:
     schemas = [
         {"name": t.name, "description": t.description, "parameters": t.parameters} for t in specs
     ]
-    row(
-        "tool schemas",
-        count_tokens(json.dumps(schemas, separators=(",", ":"))) if schemas else 0,
-        f"{len(specs)} tools",
-    )
+    row("tool schemas", _schema_tokens(schemas), f"{len(specs)} tools")
+    for part, tokens, count in _tool_parts(schemas):
+        table.add_row(
+            Text(f"  of which {part}", style="dim"),
+            Text(f"{tokens:>8,}", "dim"),
+            Text(f"{count} tools", style="dim"),
+        )
     history_tokens = [
         estimate_request_tokens(ModelRequest([m])) - REQUEST_OVERHEAD for m in history
     ]
@@ -288,6 +290,34 @@ async def context_command(ctx: ReplContext, arg: str) -> None:
         for schema in schemas:
             ctx.say(f"──── tool {schema['name']} ────", "bold")
             ctx.say(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+def _schema_tokens(schemas: list[dict[str, Any]]) -> int:
+    from mnemocode.llm.tokens import count_tokens
+
+    return count_tokens(json.dumps(schemas, separators=(",", ":"))) if schemas else 0
+
+
+def _tool_parts(schemas: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """``(part, tokens, tools)``: the built-in tools, each MCP server's, and all MCP
+    servers' together; nothing when there are no MCP tools."""
+    from mnemocode.extensions.mcp.toolset import server_of
+
+    by_server: dict[str, list[dict[str, Any]]] = {}
+    built_in: list[dict[str, Any]] = []
+    for schema in schemas:
+        server = server_of(schema["name"])
+        if server is None:
+            built_in.append(schema)
+        else:
+            by_server.setdefault(server, []).append(schema)
+    if not by_server:
+        return []
+    mcp = [s for group in by_server.values() for s in group]
+    parts = [("built-in tools", _schema_tokens(built_in), len(built_in))]
+    parts += [(f"MCP {name}", _schema_tokens(g), len(g)) for name, g in sorted(by_server.items())]
+    parts.append(("MCP, all servers", _schema_tokens(mcp), len(mcp)))
+    return parts
 
 
 def _block_label(ctx: ReplContext, index: int, prefix: int, text: str) -> str:

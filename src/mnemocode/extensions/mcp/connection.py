@@ -21,12 +21,13 @@ import contextlib
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 
 from mnemocode.core.errors import MnemoError
+from mnemocode.extensions.mcp.catalog import Catalog, list_catalog
 from mnemocode.extensions.mcp.config import ServerSpec
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from mcp_types import CallToolResult, Tool
 
 Status = Literal["stopped", "starting", "ready", "failed"]
+T = TypeVar("T")
 _STDERR_TAIL = 600
 _TOOL_PAGES = 50  # a paginator that never ends cannot hang a start
 # Set in a stdio server's environment to find its process (group) again.
@@ -52,6 +54,7 @@ class ServerConnection:
     log_dir: Path | None = None
     status: Status = "stopped"
     tools: list[Tool] = field(default_factory=list)
+    catalog: Catalog = field(default_factory=Catalog)
     last_error: str = ""
     protocol: str = ""
     # A failure not yet told to the user (``take_report``): each is said once.
@@ -100,6 +103,7 @@ class ServerConnection:
             async with self._client_for(self.spec, marker) as client:
                 group = _leader_of(marker) if self.spec.transport == "stdio" else None
                 self.tools = await _list_tools(client)
+                self.catalog = await list_catalog(client)
                 self.protocol = client.protocol_version
                 self._client = client
                 ready.set_result(None)
@@ -120,6 +124,12 @@ class ServerConnection:
                 _settle(ready, McpServerError("stopped while starting"))
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+        return await self.request(tool, lambda client: client.call_tool(tool, arguments))
+
+    async def request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        """``send(client)`` (a tool call, a resource read, a prompt) with the call
+        timeout; the server is started first if it is not up. ``what`` names it in
+        messages."""
         if self.status != "ready" or self._client is None:
             await self.start()
         client = self._client
@@ -127,10 +137,10 @@ class ServerConnection:
             raise McpServerError(f"MCP server {self.spec.name!r} is not running")
         try:
             async with asyncio.timeout(self.spec.call_timeout_s):
-                return await client.call_tool(tool, arguments)
+                return await send(client)
         except TimeoutError:
             raise McpServerError(
-                f"{tool} on MCP server {self.spec.name!r} did not answer within "
+                f"{what} on MCP server {self.spec.name!r} did not answer within "
                 f"{self.spec.call_timeout_s:g} s ([mcp] call_timeout_s); the call was cancelled"
             ) from None
         except asyncio.CancelledError:
@@ -144,7 +154,7 @@ class ServerConnection:
                     " it is restarted at the next call"
                 ) from exc
             raise McpServerError(
-                f"{tool} on MCP server {self.spec.name!r}: {_reason(exc)}"
+                f"{what} on MCP server {self.spec.name!r}: {_reason(exc)}"
             ) from exc
 
     async def restart(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mnemocode.core.types import ContentPart, ImagePart, TextPart
@@ -14,10 +15,21 @@ if TYPE_CHECKING:
 def convert_result(result: CallToolResult, *, vision: bool) -> list[ContentPart]:
     """Text; images as images for a model with vision (else a note); resources and
     links as text; structured content when the server sent no text."""
+    parts = convert_blocks(result.content, vision=vision)
+    structured = result.structured_content
+    if structured is not None and not any(isinstance(p, TextPart) for p in parts):
+        parts.append(TextPart(json.dumps(structured, ensure_ascii=False, indent=2)))
+    if not parts:
+        parts.append(TextPart("(no output)"))
+    return parts
+
+
+def convert_blocks(blocks: Iterable[Any], *, vision: bool) -> list[ContentPart]:
+    """MCP content blocks (of a tool result or a prompt message) as our parts."""
     from mcp_types import AudioContent, EmbeddedResource, ImageContent, ResourceLink, TextContent
 
     parts: list[ContentPart] = []
-    for block in result.content:
+    for block in blocks:
         if isinstance(block, TextContent):
             parts.append(TextPart(block.text))
         elif isinstance(block, ImageContent) and vision:
@@ -33,11 +45,6 @@ def convert_result(result: CallToolResult, *, vision: bool) -> list[ContentPart]
             parts.append(TextPart(f"[resource link {block.name} {block.uri}{about}{what}]"))
         elif isinstance(block, EmbeddedResource):
             parts.append(TextPart(_embedded(block.resource)))
-    structured = result.structured_content
-    if structured is not None and not any(isinstance(p, TextPart) for p in parts):
-        parts.append(TextPart(json.dumps(structured, ensure_ascii=False, indent=2)))
-    if not parts:
-        parts.append(TextPart("(no output)"))
     return parts
 
 

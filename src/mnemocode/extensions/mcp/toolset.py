@@ -17,19 +17,30 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mnemocode.core.events import Notice
 from mnemocode.core.protocols import ToolContext
 from mnemocode.core.types import ToolCall, ToolResult, ToolSpec
+from mnemocode.extensions.mcp.catalog import (
+    Catalog,
+    PromptTurn,
+    ResourceContent,
+    prompt_turn,
+    resource_contents,
+)
 from mnemocode.extensions.mcp.config import ServerSpec
 from mnemocode.extensions.mcp.connection import McpServerError, ServerConnection
 from mnemocode.extensions.mcp.results import convert_result
 
+if TYPE_CHECKING:
+    from mcp import Client
+
 PREFIX = "mcp__"
+T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64  # what the model APIs accept
 
@@ -149,6 +160,47 @@ class McpToolset:
             call.id, call.name, convert_result(result, vision=ctx.vision), result.is_error
         )
 
+    # ---- resources and prompts -----------------------------------------------------
+
+    def catalog(self, server: str) -> Catalog:
+        """A server's resources, templates and prompts: listed if it is up, else
+        those cached from its last start."""
+        connection = self.connections.get(server)
+        if connection is None:
+            return Catalog()
+        if connection.status == "ready":
+            return connection.catalog
+        entry = self._cache.get(server)
+        if isinstance(entry, dict) and entry.get("fingerprint") == connection.spec.fingerprint():
+            return Catalog.from_json(entry.get("catalog"))
+        return Catalog()
+
+    async def read_resource(self, server: str, uri: str) -> list[ResourceContent]:
+        """Raises ``McpServerError`` (the server cannot start, the read fails)."""
+
+        async def read(client: Client) -> list[ResourceContent]:
+            return resource_contents(await client.read_resource(uri))
+
+        return await self._request(server, f"reading {uri}", read)
+
+    async def get_prompt(
+        self, server: str, name: str, arguments: dict[str, str], *, vision: bool
+    ) -> PromptTurn:
+        async def get(client: Client) -> PromptTurn:
+            return prompt_turn(await client.get_prompt(name, arguments), vision=vision)
+
+        return await self._request(server, f"prompt {name}", get)
+
+    async def _request(self, server: str, what: str, send: Callable[[Client], Awaitable[T]]) -> T:
+        connection = self.connections[server]
+        was_ready = connection.status == "ready"
+        try:
+            return await connection.request(what, send)
+        finally:
+            if not was_ready and connection.status == "ready":
+                self._remember(connection)
+                self._refresh()
+
     # ---- tool lists ----------------------------------------------------------------
 
     def _refresh(self) -> None:
@@ -202,6 +254,7 @@ class McpToolset:
         self._cache[connection.spec.name] = {
             "fingerprint": connection.spec.fingerprint(),
             "tools": [_tool_dict(t) for t in connection.tools],
+            "catalog": connection.catalog.to_json(),
         }
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
