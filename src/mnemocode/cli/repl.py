@@ -38,6 +38,7 @@ from mnemocode.cli.commands import ReplContext, default_commands
 from mnemocode.cli.commands.general import show_resumed
 from mnemocode.cli.commands.mcp_prompts import prompt_commands
 from mnemocode.cli.commands.model import close_model
+from mnemocode.cli.commands.skills import skill_commands
 from mnemocode.cli.completion import ReplCompleter
 from mnemocode.cli.mcp_attach import ResourceError, mcp_attachments, mcp_resources
 from mnemocode.cli.memory_session import (
@@ -181,6 +182,7 @@ class Repl:
             rebuild=rebuild,
         )
         self.ctx.commands.add_source(lambda: prompt_commands(self.ctx.app))
+        self.ctx.commands.add_source(lambda: skill_commands(self.ctx.app))
         self.session = make_session(self.ctx, input, output)
         self.ctx.ask = self._ask
         self.ctx.adopt = self.adopt

@@ -126,11 +126,12 @@ def default_commands() -> CommandRegistry:
         model,
         project,
         safety,
+        skills,
         strategy,
         tools,
     )
 
-    groups = [general, model, strategy, tools, mcp, codemap, btw, memory, project, safety]
+    groups = [general, model, strategy, tools, mcp, skills, codemap, btw, memory, project, safety]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 

@@ -340,6 +340,13 @@ def _prefix_parts(ctx: ReplContext, text: str) -> list[tuple[str, int]]:
         for item in ctx.app.instructions
         if item.text in text
     ]
+    skills = ctx.app.skills
+    if skills is not None:
+        from mnemocode.extensions.skills.prompt import HEADER
+
+        listing = text[text.find(HEADER) :].split("\n\n", 1)[0] if HEADER in text else ""
+        if listing:
+            parts.append(("skills (names and descriptions)", count_tokens(listing)))
     memory = ctx.app.memory
     if memory is not None:
         for section in memory.prefix_sections():
