@@ -29,6 +29,8 @@ class Compactor:
     keep_recent_turns: int = 3
     # Told (messages removed from the front of the history, the new summary).
     on_compacted: Callable[[int, str], None] = field(default=lambda _n, _s: None)
+    # Told right before a summary is made ("manual" or "auto"): PreCompact hooks.
+    before_summary: Callable[[str, Callable[[AgentEvent], None]], Awaitable[None]] | None = None
 
     async def run(
         self,
@@ -55,6 +57,8 @@ class Compactor:
                 emit(Notice("info", "Nothing old enough to compact yet."))
             return 0, previous
         tokens = measure()
+        if self.before_summary is not None:
+            await self.before_summary("manual" if force else "auto", emit)
         try:
             summary = await self.summarize(history[:split], previous)
         except MnemoError as exc:

@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from mnemocode.agent.budget import (
@@ -58,6 +58,9 @@ CUT_OFF_NOTE = "[cut off: the stream ended early]"
 Emit = Callable[[AgentEvent], None]
 Recorder = Callable[[int, Message], None]  # (turn, message): persist as it happens
 Pricer = Callable[[Usage], float | None]
+# (session, the final answer, whether it already went on for a stop check, emit) →
+# why the model must go on (Stop hooks), or None: the turn ends.
+StopCheck = Callable[[str, str, bool, Emit], Awaitable[str | None]]
 
 
 @dataclass(slots=True)
@@ -113,6 +116,7 @@ class Agent:
         self.history: list[Message] = history if history is not None else []
         self.compactor = compactor
         self.recorder = recorder
+        self.stop_check: StopCheck | None = None
         self.totals = CostTracker()
         self.turns = first_turn - 1
         # Where each turn still in ``history`` began (index of its user message).
@@ -137,6 +141,7 @@ class Agent:
         emit(TurnStarted(self.turns, message.text))
         turn = _TurnTally(emit)
         stall = StallDetector()
+        went_on = False
         try:
             while turn.iterations < self.config.max_iterations:
                 turn.iterations += 1
@@ -144,7 +149,12 @@ class Agent:
                 turn.add(response.usage, self.slot.price(response.usage))
                 calls = response.message.tool_calls
                 if not calls:
-                    return turn.finish(response.message.text, "end_turn")
+                    more = await self._must_go_on(response.message.text, went_on, emit)
+                    if more is None:
+                        return turn.finish(response.message.text, "end_turn")
+                    went_on = True
+                    self._add(Message.user(more))
+                    continue
                 results = await self._run_calls(calls, emit)
                 verdict = stall.observe(calls, results, self._read_only_names())
                 if verdict is not None:
@@ -172,6 +182,15 @@ class Agent:
         except Exception:
             self._close_dangling_calls("an internal error stopped the turn")
             raise
+
+    async def _must_go_on(self, answer: str, went_on: bool, emit: Emit) -> str | None:
+        if self.stop_check is None:
+            return None
+        why = await self.stop_check(self.tool_context.session_id, answer, went_on, emit)
+        if why is None:
+            return None
+        emit(Notice("info", f"A Stop hook asks to go on: {why}", topic="hooks"))
+        return f"[Stop hook] {why}"
 
     def record_turn(self, prompt: Message, answer: Message) -> int:
         """A turn answered outside the loop (the context-first solver): the user

@@ -23,6 +23,7 @@ from mnemocode.app.models import model_slot
 from mnemocode.app.projects import resolve_project
 from mnemocode.app.session import App
 from mnemocode.config.settings import Settings
+from mnemocode.core.events import AgentEvent
 from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
 from mnemocode.core.types import Message
 from mnemocode.extensions.mcp.setup import open_mcp
@@ -181,6 +182,7 @@ def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
             keep_recent_turns=settings.memory.keep_recent_turns,
             on_compacted=app._compacted,
         )
+    _add_hooks(app, trusted=trusted_folder)
     return app
 
 
@@ -252,6 +254,28 @@ def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:
 
     notices.extend(skills.notices + discovery_notices(skills))
     return skills_listing(skills.catalog.skills().values(), skills.prompt_tokens, count_tokens)
+
+
+def _add_hooks(app: App, *, trusted: bool) -> None:
+    """Hooks around tool calls (the guard), at the end of an answer (the loop),
+    before a summary, and at a turn's and a session's start and end (``App``).
+    A project's hooks only in a trusted folder; presets and tests get them too."""
+    from mnemocode.extensions.hooks.setup import open_hooks
+
+    hooks = open_hooks(
+        app.settings.hooks, workdir=app.cwd, env=app.env, trusted=trusted, notices=app.notices
+    )
+    if hooks is None:
+        return
+    hooks.mode_of = lambda: app.safety.policy.mode
+    app.hooks = app.guard.hooks = hooks
+    app.agent.stop_check = hooks.stop_check
+    if app.agent.compactor is not None:
+
+        async def before_summary(trigger: str, emit: Callable[[AgentEvent], None]) -> None:
+            await hooks.pre_compact(app.session_id, trigger, emit)
+
+        app.agent.compactor.before_summary = before_summary
 
 
 def _summarizer(app: App) -> Callable[[list[Message], str], Awaitable[str]]:

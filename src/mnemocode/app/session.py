@@ -22,7 +22,7 @@ from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.errors import MnemoError
 from mnemocode.core.events import AgentEvent, Notice, TurnFinished
 from mnemocode.core.protocols import ChatModel
-from mnemocode.core.types import Message, ToolSpec
+from mnemocode.core.types import Message, ToolSpec, Usage
 from mnemocode.llm.cost import CostTracker
 from mnemocode.llm.factory import build_model
 from mnemocode.memory.projects import Project
@@ -32,6 +32,7 @@ from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety
 
 if TYPE_CHECKING:
+    from mnemocode.extensions.hooks.service import Hooks
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
     from mnemocode.memory.background import BackgroundJobs
@@ -76,6 +77,8 @@ class App:
     skills: SkillSession | None = None
     _mcp_start: asyncio.Future[list[str]] | None = None
     _mcp_said: bool = False
+    # Commands run on session events (``extensions/hooks``); None: none configured.
+    hooks: Hooks | None = None
 
     async def run_turn(
         self, prompt: Message | str, emit: Callable[[AgentEvent], None]
@@ -92,6 +95,11 @@ class App:
             emit(event)
 
         await self.start_mcp(emit)
+        if self.hooks is not None:
+            opening = await self.hooks.open_turn(prompt, self.session_id, emit)
+            if opening.refused is not None:
+                return _refused(opening.refused, emit)
+            prompt = opening.prompt
         await self._map_first_request(prompt, emit)
         run = self.router.run_turn if self.router is not None else self.agent.run_turn
         try:
@@ -122,7 +130,10 @@ class App:
                 emit(Notice("warning", line, topic="mcp"))
 
     async def close_mcp(self) -> None:
-        """Stop every server (a stdio server's whole process group)."""
+        """Stop every server (a stdio server's whole process group). The session ends
+        here: its SessionEnd hooks run first."""
+        if self.hooks is not None:
+            await self.hooks.end(self.session_id, "exit")
         if self.mcp is not None:
             await self.mcp.aclose()
 
@@ -243,6 +254,8 @@ class App:
         if self.memory is not None:
             self.memory.end_session(self.session_id)
         self.session_id = uuid.uuid4().hex[:12]
+        if self.hooks is not None:
+            self.hooks.restart("clear")
         self.agent.tool_context.session_id = self.session_id
         self.agent.history.clear()
         self.agent.turn_starts.clear()
@@ -269,6 +282,8 @@ class App:
             raise MnemoError(f"no session {session_id!r} in project {self.project_name}")
         summary, messages = self.memory.sessions.live_history(session_id)
         self.session_id = session_id
+        if self.hooks is not None:
+            self.hooks.restart("resume")
         self.agent.tool_context.session_id = session_id
         self.agent.history[:] = messages
         self.agent.context.summary = summary or ""
@@ -373,3 +388,11 @@ class App:
     def clear(self) -> None:
         """Forget the conversation: a new session starts (the old one is saved)."""
         self.new_session()
+
+
+def _refused(reason: str, emit: Callable[[AgentEvent], None]) -> TurnFinished:
+    """A prompt a UserPromptSubmit hook refused: it never reaches the model."""
+    emit(Notice("warning", reason, topic="hooks"))
+    finished = TurnFinished(reason, "blocked", Usage(), None, 0)
+    emit(finished)
+    return finished

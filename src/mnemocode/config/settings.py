@@ -241,6 +241,28 @@ class McpConfig(_Strict):
     read_mcp_json: bool = True
 
 
+HookEvent = Literal[
+    "PreToolUse",
+    "PostToolUse",
+    "UserPromptSubmit",
+    "Stop",
+    "SubagentStop",
+    "SessionStart",
+    "SessionEnd",
+    "PreCompact",
+    "Notification",
+]
+
+
+class HookConfig(_Strict):
+    """One ``[[hooks.<Event>]]``: a command run on that event (``extensions/hooks``)."""
+
+    command: str = Field(min_length=1)
+    # Claude Code's matcher: a tool name, ``A|B``, a regex; empty or ``*``: every tool.
+    matcher: str = ""
+    timeout: float = Field(default=60.0, gt=0)
+
+
 class SkillsConfig(_Strict):
     """Skills (``SKILL.md`` folders, ``extensions/skills``)."""
 
@@ -262,6 +284,7 @@ class Settings(_Strict):
     router: RouterConfig = Field(default_factory=RouterConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
+    hooks: dict[HookEvent, list[HookConfig]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _active_model_exists(self, info: ValidationInfo) -> Settings:

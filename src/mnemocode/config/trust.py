@@ -3,9 +3,9 @@
 What a folder can ask for is listed by :func:`folder_request`: mnemo's project config
 (``mnemo.toml``, ``.mnemo/config.toml``) and ``.mcp.json`` servers (started only in a
 trusted folder), the skills of ``.mnemo/skills``, ``.claude/skills`` and
-``.agents/skills`` (loaded only in a trusted folder); ``.claude/settings.json`` hooks
-are listed too (``loaded=False``: nothing reads them yet), so the question names them
-and their loader can join by flipping the flag.
+``.agents/skills`` (loaded only in a trusted folder); the hooks of
+``.claude/settings.json`` and ``.claude/settings.local.json`` (run only in a trusted
+folder; the question names each command).
 
 Answers live in ``<mnemo home>/trust.toml`` — never in the repository — one table per
 resolved project root::
@@ -96,7 +96,11 @@ class TrustCheck:
 
 
 #: Files of other tools' formats a folder may hold, and whether mnemo loads them.
-_OTHER_FILES = ((".mcp.json", "mcp", True), (".claude/settings.json", "hooks", False))
+_OTHER_FILES = (
+    (".mcp.json", "mcp", True),
+    (".claude/settings.json", "hooks", True),
+    (".claude/settings.local.json", "hooks", True),
+)
 
 
 def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderRequest | None:
@@ -107,7 +111,7 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
         return None
     files = [FolderFile(path, "config", True) for path in project_config_paths(cwd, env=env)]
     files += [
-        FolderFile(root / name, kind, loaded)
+        FolderFile(root / name, kind, loaded and _has_effect(root / name, kind))
         for name, kind, loaded in _OTHER_FILES
         if (root / name).is_file()
     ]
@@ -137,6 +141,18 @@ def _project_skills(root: Path) -> list[Path]:
     return found
 
 
+def _has_effect(path: Path, kind: str) -> bool:
+    """A Claude Code settings file matters here only when it has hooks (one that
+    does not parse counts: it cannot be told apart)."""
+    if kind != "hooks":
+        return True
+    try:
+        data = json.loads(_read_bytes(path) or b"{}")
+    except ValueError:
+        return True
+    return not isinstance(data, dict) or bool(data.get("hooks"))
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -164,12 +180,27 @@ def other_wants(file: FolderFile) -> str:
         )
         what = f"start MCP servers: {names}"
     else:
-        hooks = data.get("hooks")
-        names = ", ".join(sorted(hooks)) if isinstance(hooks, dict) else "none"
-        what = f"run hooks on: {names}"
+        what = f"run hooks: {_hook_lines(data.get('hooks'))}"
     if file.loaded:
         return f"{what} ({file.path.name})"
     return f"{what} ({file.path.name}; not loaded by this version of mnemo)"
+
+
+def _hook_lines(hooks: Any) -> str:
+    """Each hook command with its event (and matcher), in Claude Code's JSON shape."""
+    if not isinstance(hooks, dict) or not hooks:
+        return "none"
+    lines: list[str] = []
+    for event, groups in sorted(hooks.items()):
+        for group in groups if isinstance(groups, list) else []:
+            if not isinstance(group, dict):
+                continue
+            on = f"{event} {group.get('matcher') or ''}".strip()
+            for hook in group.get("hooks") or []:
+                command = hook.get("command") if isinstance(hook, dict) else None
+                if isinstance(command, str):
+                    lines.append(f"{on}: `{command}`")
+    return "; ".join(lines) or "none"
 
 
 def _server_line(name: str, entry: Any) -> str:

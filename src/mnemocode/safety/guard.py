@@ -70,6 +70,28 @@ class Policy(Protocol):
     def decide(self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext) -> Verdict: ...
 
 
+@dataclass(frozen=True, slots=True)
+class HookAnswer:
+    """What the PreToolUse hooks said about a call (None: nothing)."""
+
+    action: Action | None = None
+    reason: str = ""
+
+
+class ToolHooks(Protocol):
+    """Hooks around a call (``extensions/hooks``): before the question, after the run."""
+
+    async def before_tool(self, call: ToolCall, ctx: ToolContext) -> HookAnswer: ...
+
+    async def after_tool(self, call: ToolCall, ctx: ToolContext, result: ToolResult) -> str: ...
+
+    async def asking(self, request: ApprovalRequest, ctx: ToolContext) -> None: ...
+
+    def mode(self) -> str:
+        """The session's permission mode now (ask, auto, bypass)."""
+        ...
+
+
 def summarize(call: ToolCall) -> str:
     args = call.arguments
     if call.name == "shell_exec":
@@ -147,6 +169,7 @@ class GuardedToolset:
     rules: RuleStore | None = None
     # "Allow for this session" answers: exact commands, or a tool on one path.
     session_allowed: set[str] = field(default_factory=set)
+    hooks: ToolHooks | None = None
 
     def specs(self) -> list[ToolSpec]:
         return self.inner.specs()
@@ -172,21 +195,22 @@ class GuardedToolset:
                 source="policy",
             )
         verdict = self.policy.decide(call, spec, ctx)
+        verdict, hook_asked = await self._pre_hooks(call, ctx, verdict)
         decided_by = verdict.rule
-        approved = False
+        approved = verdict.rule == "hook:allow"
         if verdict.action == "deny":
-            message = f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
+            hooked = verdict.rule.startswith("hook:")
             return self._finish(
                 call,
                 ctx,
                 verdict,
                 outcome="denied",
                 decided_by=decided_by,
-                result=_denied(call, message),
-                source="policy",
+                result=_denied(call, _refusal(verdict)),
+                source="hook" if hooked else "policy",
             )
         if verdict.action == "ask":
-            if _session_key(call, verdict) in self.session_allowed:
+            if _session_key(call, verdict) in self.session_allowed and not hook_asked:
                 decided_by = "user (allowed for this session)"
             else:
                 decision = await self._ask(call, ctx, verdict)
@@ -237,6 +261,7 @@ class GuardedToolset:
         result = self._redact(await self.inner.call(call, ctx))
         result.duration_s = time.perf_counter() - ran_from
         refused_by = result.denied_by
+        await self._post_hooks(call, ctx, result)
         return self._finish(
             call,
             ctx,
@@ -290,6 +315,22 @@ class GuardedToolset:
 
     # ---- steps ---------------------------------------------------------------------
 
+    async def _pre_hooks(
+        self, call: ToolCall, ctx: ToolContext, verdict: Verdict
+    ) -> tuple[Verdict, bool]:
+        """PreToolUse hooks run before the question; they only make it stricter."""
+        if verdict.action == "deny" or self.hooks is None:
+            return verdict, False
+        answer = await self.hooks.before_tool(call, ctx)
+        return _after_hook(verdict, answer, self.hooks.mode())
+
+    async def _post_hooks(self, call: ToolCall, ctx: ToolContext, result: ToolResult) -> None:
+        if self.hooks is None or result.denied_by is not None:
+            return  # PostToolUse: only after a call that ran
+        note = await self.hooks.after_tool(call, ctx, result)
+        if note:
+            result.content.append(TextPart(note))
+
     async def _ask(self, call: ToolCall, ctx: ToolContext, verdict: Verdict) -> ApprovalDecision:
         preview = None
         previewer = self.previewers.get(call.name)
@@ -306,6 +347,8 @@ class GuardedToolset:
             preview,
             session_scope=session_scope(call, verdict),
         )
+        if self.hooks is not None:
+            await self.hooks.asking(request, ctx)  # Notification hooks
         return await self.approver.approve(request)
 
     def _target_moved(self, verdict: Verdict) -> str | None:
@@ -396,6 +439,40 @@ def _shell_patch(call: ToolCall, specs: list[ToolSpec]) -> ToolCall | None:
 
     text = shell_patch(str(call.arguments.get("command", "")))
     return None if text is None else ToolCall(call.id, "apply_patch", {"input": text})
+
+
+def _after_hook(verdict: Verdict, answer: HookAnswer, mode: str) -> tuple[Verdict, bool]:
+    """The policy's verdict with a PreToolUse answer applied, and whether a hook asked.
+    deny and ask always apply (auto mode does not ask: it refuses); allow only skips
+    a question ask mode would put, never one about a protected path."""
+    reason = answer.reason
+    if answer.action == "deny":
+        return replace(
+            verdict, action="deny", reason=reason or "a hook refused it", rule="hook:deny"
+        ), False
+    if answer.action == "ask":
+        if verdict.action == "allow" and mode == "auto":
+            why = "auto mode does not ask, and the hook asked for approval"
+            return replace(
+                verdict,
+                action="deny",
+                reason=f"{why}{f' ({reason})' if reason else ''}",
+                rule="hook:ask",
+            ), False
+        why = f"a PreToolUse hook asks: {reason}" if reason else "a PreToolUse hook asks"
+        return replace(verdict, action="ask", reason=why, rule="hook:ask"), True
+    skips = verdict.action == "ask" and mode == "ask" and not verdict.protected
+    if answer.action == "allow" and skips:
+        return replace(
+            verdict, action="allow", reason=reason or "a hook allowed it", rule="hook:allow"
+        ), False
+    return verdict, False
+
+
+def _refusal(verdict: Verdict) -> str:
+    if verdict.rule.startswith("hook:"):
+        return f"Blocked by a PreToolUse hook: {verdict.reason}"
+    return f"Refused by the safety policy ({verdict.rule}): {verdict.reason}."
 
 
 def _denied(call: ToolCall, message: str) -> ToolResult:
