@@ -121,6 +121,7 @@ def default_commands() -> CommandRegistry:
         btw,
         codemap,
         general,
+        hooks,
         mcp,
         memory,
         model,
@@ -131,7 +132,20 @@ def default_commands() -> CommandRegistry:
         tools,
     )
 
-    groups = [general, model, strategy, tools, mcp, skills, codemap, btw, memory, project, safety]
+    groups = [
+        general,
+        model,
+        strategy,
+        tools,
+        mcp,
+        skills,
+        hooks,
+        codemap,
+        btw,
+        memory,
+        project,
+        safety,
+    ]
     return CommandRegistry([c for group in groups for c in group.COMMANDS])
 
 
