@@ -1,6 +1,7 @@
-"""UserPromptSubmit, SessionStart, Stop, PreCompact-free events: what a hook prints
-reaches the model's request, a block refuses the prompt, Stop's exit 2 makes the
-model go on once; a broken settings file is named by file and line."""
+"""UserPromptSubmit, SessionStart, Stop, PreCompact, Notification and SessionEnd as
+real subprocesses: what a hook prints reaches the model's request, a block refuses the
+prompt, Stop's exit 2 makes the model go on once; a broken settings file is named by
+file and line."""
 
 from __future__ import annotations
 
@@ -141,3 +142,34 @@ async def test_hooks_of_all_three_files_and_a_broken_one_named_by_line(
     assert finished.text == "ok" and sorted(log.read_text().split()) == ["local", "user"]
     sources = sorted(h.source for h in app.hooks.hooks)  # type: ignore[union-attr]
     assert sources == [".claude/settings.local.json", "~/.claude/settings.json"]
+
+
+async def test_pre_compact_runs_before_a_summary_with_its_trigger(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    from mnemocode.config.settings import MemoryConfig
+    from mnemocode.core.types import ModelRequest
+    from mnemocode.llm.testing import Turn
+
+    def answer(request: ModelRequest) -> Turn:
+        if "You compress the earlier part of a conversation" in request.system[0].text:
+            summary = {"topics": ["t"], "decisions": [], "progress": ["p"], "key_facts": []}
+            return text(json.dumps(summary))
+        return text("ok")
+
+    work = project(tmp_path / "work")
+    log = tmp_path / "compact.txt"
+    body = f"open({str(log)!r}, 'a').write(data['trigger'] + '\\n')\n"
+    claude_settings(work, {"PreCompact": [{"hook": {"command": script(tmp_path, "pc", body)}}]})
+    app, _ = session(
+        work,
+        isolated_home,
+        answer,  # type: ignore[arg-type]
+        memory=MemoryConfig(keep_recent_turns=1),
+    )
+    for prompt in ("one", "two", "three"):
+        await app.run_turn(prompt, lambda _e: None)
+    assert not log.exists()
+    assert await app.agent.compact(lambda _e: None, force=True) > 0
+    assert log.read_text() == "manual\n"
+    await app.close_mcp()
