@@ -22,7 +22,7 @@ from mnemocode.agent.router import build_ladder
 from mnemocode.app.models import model_slot
 from mnemocode.app.projects import resolve_project
 from mnemocode.app.session import App
-from mnemocode.config.settings import Settings
+from mnemocode.config.settings import ModelConfig, Settings
 from mnemocode.core.events import AgentEvent
 from mnemocode.core.protocols import Approver, ChatModel, ToolContext, Toolset
 from mnemocode.core.types import Message
@@ -36,11 +36,14 @@ from mnemocode.tools.base import CombinedToolset, FunctionToolset
 from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
 
 if TYPE_CHECKING:
+    from mnemocode.agent.codemap.session import SessionMap
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
+    from mnemocode.memory.projects import Project
+    from mnemocode.tools.base import Tool
 
 
-def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
+def build_app(
     settings: Settings,
     *,
     cwd: Path,
@@ -67,27 +70,14 @@ def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
         registry.conn.close()
     workdir = chosen.workdir if project else cwd.resolve()
     state_dir = chosen.data_dir(home)
-    memory = None
     notices: list[str] = []
-    if settings.memory.enabled:
-        memory = Memory(
-            home=home, project=chosen, config=settings.memory, count_tokens=count_tokens
-        )
-        if settings.memory.mirror:
-            report = memory.sync_mirror(chosen.workdir)
-            if report.user_edits or report.problem:
-                notices.append(report.describe())
+    memory = _open_memory(settings, home, chosen, notices)
     found = window_probe.result() if window_probe is not None else None
     if found is not None:
         config = settings.models[alias] = config.model_copy(update={"context_window": found.tokens})
         notices.append(f"context window: {found.tokens} tokens ({found.source})")
-    small_tools, left_out_tools = tools_for_window(config.context_window)
-    small_tools += patch_tools(settings.tools.apply_patch, config.model)
     code_map = open_session_map(settings.codemap, workdir, state_dir)
-    if code_map is not None and config.context_window > SMALL_WINDOW:
-        small_tools.append(code_map_tool(code_map))
-    elif code_map is not None:
-        left_out_tools.append(CODE_MAP_TOOL)
+    small_tools, left_out_tools = _builtin_tools(settings, config, code_map)
     # Configured MCP servers join the built-ins inside the guard (not with ``tools``).
     inner, mcp = _with_mcp(
         tools if tools is not None else FunctionToolset(small_tools),
@@ -101,12 +91,7 @@ def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
         notices=notices,
     )
     if memory is not None:
-        recent_cap, prefix_cap = memory_caps(
-            config.context_window, memory.config.recent_tokens, memory.config.prefix_tokens
-        )
-        memory.config = memory.config.model_copy(
-            update={"recent_tokens": recent_cap, "prefix_tokens": prefix_cap}
-        )
+        _fit_memory(memory, config.context_window)
     safety = build_safety(
         settings.safety,
         inner=inner,
@@ -184,6 +169,43 @@ def build_app(  # noqa: PLR0915 - the one place that wires every part, in order
         )
     _add_hooks(app, trusted=trusted_folder)
     return app
+
+
+def _open_memory(
+    settings: Settings, home: Path, project: Project, notices: list[str]
+) -> Memory | None:
+    """The project's memory (None when off); edits of its MEMORY.md merged in first."""
+    if not settings.memory.enabled:
+        return None
+    memory = Memory(home=home, project=project, config=settings.memory, count_tokens=count_tokens)
+    if settings.memory.mirror:
+        report = memory.sync_mirror(project.workdir)
+        if report.user_edits or report.problem:
+            notices.append(report.describe())
+    return memory
+
+
+def _fit_memory(memory: Memory, window: int) -> None:
+    """What memory injects, scaled to the model's context window."""
+    recent_cap, prefix_cap = memory_caps(
+        window, memory.config.recent_tokens, memory.config.prefix_tokens
+    )
+    memory.config = memory.config.model_copy(
+        update={"recent_tokens": recent_cap, "prefix_tokens": prefix_cap}
+    )
+
+
+def _builtin_tools(
+    settings: Settings, config: ModelConfig, code_map: SessionMap | None
+) -> tuple[list[Tool], list[str]]:
+    """The built-in tools for this model's window, and the names left out for it."""
+    tools, left_out = tools_for_window(config.context_window)
+    tools += patch_tools(settings.tools.apply_patch, config.model)
+    if code_map is not None and config.context_window > SMALL_WINDOW:
+        tools.append(code_map_tool(code_map))
+    elif code_map is not None:
+        left_out.append(CODE_MAP_TOOL)
+    return tools, left_out
 
 
 def _with_mcp(
