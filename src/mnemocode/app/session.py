@@ -129,9 +129,9 @@ class App:
             for line in lines:
                 emit(Notice("warning", line, topic="mcp"))
 
-    async def close_mcp(self) -> None:
-        """Stop every server (a stdio server's whole process group). The session ends
-        here: its SessionEnd hooks run first."""
+    async def close(self) -> None:
+        """The session ends: its SessionEnd hooks run, then every MCP server stops
+        (a stdio server's whole process group). Front ends call it at exit."""
         if self.hooks is not None:
             await self.hooks.end(self.session_id, "exit")
         if self.mcp is not None:

@@ -210,7 +210,7 @@ async def run_headless(
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
-        await app.close_mcp()
+        await app.close()
         if app.memory is not None:
             # Stored as it ran; its summary and extraction are queued (durably).
             app.memory.end_session(session_id)

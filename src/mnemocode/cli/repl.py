@@ -216,7 +216,7 @@ class Repl:
         if isinstance(completer, ReplCompleter):
             completer.cwd = app.cwd
         if old.mcp is not app.mcp:
-            await old.close_mcp()
+            await old.close()
         app.begin_mcp()
         if old.agent.slot.model is not app.agent.slot.model:
             await close_model(old.agent.slot.model)
@@ -249,7 +249,7 @@ class Repl:
             await self._loop()
             await leave(self.app, self.console, self.hand_off)
         finally:
-            await self.app.close_mcp()
+            await self.app.close()
             await close_model(self.app.agent.slot.model)
         return 0
 

@@ -98,7 +98,7 @@ async def turn(app: App, prompt: str = "go") -> tuple[TurnFinished, Events]:
     try:
         finished = await app.run_turn(prompt, events)
     finally:
-        await app.close_mcp()
+        await app.close()
     return finished, events
 
 

@@ -172,4 +172,4 @@ async def test_pre_compact_runs_before_a_summary_with_its_trigger(
     assert not log.exists()
     assert await app.agent.compact(lambda _e: None, force=True) > 0
     assert log.read_text() == "manual\n"
-    await app.close_mcp()
+    await app.close()

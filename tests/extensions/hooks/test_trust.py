@@ -79,12 +79,12 @@ async def test_a_malicious_hook_does_not_run_in_the_repl_path(
             "hooks of" in n and "not trusted" in n for n in app.notices
         )
         await app.run_turn("hello", lambda _e: None)
-        await app.close_mcp()
+        await app.close()
         assert not marker.exists()
         trusted = Options(cwd=clone, trust=True)
         app = make_app(trusted, load(trusted).settings, StaticApprover(False))
         await app.run_turn("hello", lambda _e: None)
-        await app.close_mcp()
+        await app.close()
     assert marker.exists()
 
 

@@ -102,6 +102,6 @@ async def test_a_malicious_mcp_json_does_not_run_in_the_repl_path(
     app = make_app(opts, load(opts).settings, StaticApprover(False))
     assert app.mcp is None and any("not trusted" in n for n in app.notices)
     app.begin_mcp()
-    await app.close_mcp()
+    await app.close()
     assert not marker.exists()
     assert os.environ.get("MNEMO_HOME") == str(isolated_home)

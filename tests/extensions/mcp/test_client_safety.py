@@ -29,7 +29,7 @@ async def _turn(app, prompt: str = "go") -> None:  # type: ignore[no-untyped-def
     try:
         await app.run_turn(prompt, lambda _e: None)
     finally:
-        await app.close_mcp()
+        await app.close()
 
 
 async def test_ask_mode_asks_and_a_no_reaches_the_model_with_the_reason(
@@ -70,7 +70,7 @@ async def test_auto_mode_refuses_unless_a_rule_allows(tmp_path: Path, isolated_h
         app.safety.rules.add(Rule("mcp__toy__*", "project"))
         await app.run_turn("two", lambda _e: None)
     finally:
-        await app.close_mcp()
+        await app.close()
     assert tool_messages(model, 3)[-1] == "echo: b"
     assert approver.asked == []
 
