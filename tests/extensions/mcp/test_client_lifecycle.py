@@ -5,6 +5,7 @@ start, and every process stopped at the end."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -138,11 +139,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def http_toy() -> Iterator[str]:
+@contextlib.contextmanager
+def _toy_on_a_port(*args: str) -> Iterator[int]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, TOY, "--http", str(port), "--token", "s3cret-token"],
+        [sys.executable, TOY, *args, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -154,10 +155,36 @@ def http_toy() -> Iterator[str]:
                 break
             except OSError:
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def http_toy() -> Iterator[str]:
+    with _toy_on_a_port("--token", "s3cret-token", "--http") as port:
+        yield f"http://127.0.0.1:{port}/mcp"
+
+
+async def test_a_legacy_sse_server(tmp_path: Path) -> None:
+    from mnemocode.config.settings import McpConfig, McpServerConfig
+    from mnemocode.extensions.mcp.config import load_servers
+
+    with _toy_on_a_port("--sse") as port:
+        url = f"http://127.0.0.1:{port}/sse"
+        config = McpConfig(servers={"old": McpServerConfig(type="sse", url=url)})
+        found = load_servers(config, project_root=None, mnemo_home=tmp_path, env={}, trusted=True)
+        tools = McpToolset(found.specs, workdir=tmp_path)
+        try:
+            assert await tools.start() == []
+            [connection] = tools.connections.values()
+            assert connection.protocol == "2025-11-25"  # the handshake: SSE predates discover
+            call = ToolCall("c", "mcp__old__echo", {"text": "over sse"})
+            result = await tools.call(call, _ctx(tmp_path))
+            assert not result.is_error and result.text == "echo: over sse"
+        finally:
+            await tools.aclose()
 
 
 async def test_http_server_with_a_bearer_token_from_the_environment(

@@ -1,6 +1,7 @@
 """A small MCP server for the client's tests (stdio by default).
 
 ``--http PORT --token TOKEN``: streamable HTTP on 127.0.0.1, requiring that bearer token.
+``--sse PORT``: the legacy HTTP+SSE transport on 127.0.0.1 (``/sse``).
 ``--fail``: exits at once, with a line on stderr (a server that fails to start).
 ``--hang``: never answers (a server that does not start in time).
 """
@@ -91,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http", type=int)
     parser.add_argument("--token")
+    parser.add_argument("--sse", type=int)
     parser.add_argument("--fail", action="store_true")
     parser.add_argument("--hang", action="store_true")
     args = parser.parse_args()
@@ -99,6 +101,9 @@ def main() -> None:
         sys.exit(2)
     if args.hang:
         time.sleep(3600)
+    if args.sse:
+        server.run("sse", host="127.0.0.1", port=args.sse)
+        return
     if args.http:
         from mcp.server.auth.settings import AuthSettings
 
