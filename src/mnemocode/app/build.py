@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mnemocode.agent.codemap.session import SessionMap
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
+    from mnemocode.extensions.tools.toolset import CustomToolset
     from mnemocode.memory.projects import Project
     from mnemocode.tools.base import Tool
 
@@ -106,6 +107,8 @@ def build_app(
     # Skills (their ``skill`` tool, allowed-tools) come with the configured tools only.
     skills = _join_skills(settings, safety, offered=tools is None, workdir=workdir, home=home,
                           env=env, trusted=trusted_folder)  # fmt: skip
+    custom_tools = _join_custom_tools(safety, offered=tools is None, workdir=workdir, home=home,
+                                      env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
@@ -128,6 +131,8 @@ def build_app(
         tool_names={spec.name for spec in safety.guard.specs()},
         skills=_skills_section(skills, notices),
     )
+    if custom_tools is not None:
+        notices += [f"custom tool not loaded: {p}" for p in custom_tools.take_problems()]
     context = ContextBuilder(prefix, config.max_output_tokens, config.temperature)
     if memory is not None:
         context.recent = memory.recent_section().text
@@ -158,6 +163,7 @@ def build_app(
         code_map=code_map,
         mcp=mcp,
         skills=skills,
+        custom_tools=custom_tools,
     )
     if memory is not None:
         agent.recorder = app._record
@@ -265,6 +271,38 @@ def _join_skills(
     guard.inner = CombinedToolset([guard.inner, FunctionToolset([skill_tool(skills)])])
     guard.policy = SkillPolicy(guard.policy, skills)
     return skills
+
+
+def _join_custom_tools(
+    safety: Safety,
+    *,
+    offered: bool,
+    workdir: Path,
+    home: Path,
+    env: Mapping[str, str],
+    trusted: bool,
+    notices: list[str],
+) -> CustomToolset | None:
+    """Custom tools after the built-ins inside the guard (a built-in's name wins),
+    imported in the background from here; read-only ones decided as ``file_read``."""
+    if not offered:
+        return None
+    from mnemocode.config.paths import find_project_root
+    from mnemocode.extensions.tools.approval import CustomToolPolicy
+    from mnemocode.extensions.tools.setup import open_custom_tools
+
+    custom = open_custom_tools(
+        mnemo_home=home,
+        user_home=Path(env.get("HOME") or Path.home()),
+        project_root=find_project_root(workdir, env=env),
+        trusted=trusted,
+        notices=notices,
+    )
+    custom.start_loading()
+    guard = safety.guard
+    guard.inner = CombinedToolset([guard.inner, custom])
+    guard.policy = CustomToolPolicy(guard.policy, custom)
+    return custom
 
 
 def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mnemocode.extensions.hooks.service import Hooks
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
+    from mnemocode.extensions.tools.toolset import CustomToolset
     from mnemocode.memory.background import BackgroundJobs
     from mnemocode.memory.worker import JobsReport
 
@@ -75,6 +76,8 @@ class App:
     mcp: McpToolset | None = None
     # The session's skills (``extensions/skills``); None: none offered.
     skills: SkillSession | None = None
+    # Custom tools (``extensions/tools``, inside ``guard``); None: not offered.
+    custom_tools: CustomToolset | None = None
     _mcp_start: asyncio.Future[list[str]] | None = None
     _mcp_said: bool = False
     # Commands run on session events (``extensions/hooks``); None: none configured.

@@ -3,7 +3,8 @@
 What a folder can ask for is listed by :func:`folder_request`: mnemo's project config
 (``mnemo.toml``, ``.mnemo/config.toml``) and ``.mcp.json`` servers (started only in a
 trusted folder), the skills of ``.mnemo/skills``, ``.claude/skills`` and
-``.agents/skills`` (loaded only in a trusted folder); the hooks of
+``.agents/skills`` (loaded only in a trusted folder); the custom tools of
+``.mnemo/tools/*.py`` (imported only in a trusted folder); the hooks of
 ``.claude/settings.json`` and ``.claude/settings.local.json`` (run only in a trusted
 folder; the question names each command).
 
@@ -116,6 +117,7 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
         if (root / name).is_file()
     ]
     files += [FolderFile(path, "skills", True) for path in _project_skills(root)]
+    files += [FolderFile(path, "tools", True) for path in _project_tools(root)]
     if not files:
         return None
     digest = hashlib.sha256()
@@ -139,6 +141,19 @@ def _project_skills(root: Path) -> list[Path]:
             continue
         found += [f / "SKILL.md" for f in folders if (f / "SKILL.md").is_file()]
     return found
+
+
+#: Where a project keeps custom tools (``extensions/tools/setup.py`` reads the same).
+PROJECT_TOOLS_DIR = ".mnemo/tools"
+
+
+def _project_tools(root: Path) -> list[Path]:
+    """Each ``*.py`` custom tool file the project brings: code mnemo would import."""
+    try:
+        files = (root / PROJECT_TOOLS_DIR).glob("*.py")
+        return sorted(p for p in files if p.is_file() and not p.name.startswith("_"))
+    except OSError:
+        return []
 
 
 def _has_effect(path: Path, kind: str) -> bool:
@@ -165,6 +180,8 @@ def other_wants(file: FolderFile) -> str:
     so the question shows what would run)."""
     if file.kind == "skills":
         return f"add skill {file.path.parent.name!r} to the model's instructions ({file.path})"
+    if file.kind == "tools":
+        return f"import custom tool code {file.path.name!r} into mnemo ({file.path})"
     try:
         data = json.loads(_read_bytes(file.path) or b"{}")
     except ValueError:

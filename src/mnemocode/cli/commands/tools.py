@@ -38,7 +38,11 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     for spec in specs:
         mark = Text("read-only", style="green") if spec.read_only else Text("asks", style="yellow")
-        table.add_row(Text(spec.name, style="bold"), mark, first_sentence(spec.description))
+        about = Text(first_sentence(spec.description))
+        custom = ctx.app.custom_tools.get(spec.name) if ctx.app.custom_tools else None
+        if custom is not None:
+            about.append(f" ({custom.source} tool, {custom.origin})", style="dim")
+        table.add_row(Text(spec.name, style="bold"), mark, about)
     ctx.console.print(table)
     if ctx.app.left_out_tools:
         window = ctx.app.agent.slot.context_window
