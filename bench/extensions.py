@@ -1,6 +1,7 @@
 """Start-up with extensions present against none: `mnemo --help` and a whole
 first request (`mnemo -p`, the fake OpenAI-compatible server) with 50 user skills
-in ``$MNEMO_HOME/skills`` versus an empty home. Discovery must stay lazy: within
+in ``$MNEMO_HOME/skills``, 20 Claude Code agent files in ``$MNEMO_HOME/agents`` and
+10 custom tool files in ``$MNEMO_HOME/tools`` versus an empty home. Discovery must stay lazy: within
 10 % of none."""
 
 from __future__ import annotations
@@ -14,7 +15,21 @@ from pathlib import Path
 
 from bench.common import ROOT, median, percentile
 
-HELP_RUNS, REQUEST_RUNS, SKILLS = 21, 9, 50
+HELP_RUNS, REQUEST_RUNS, SKILLS, AGENTS, TOOLS = 21, 9, 50, 20, 10
+
+TOOL_FILE = '''from mnemocode.tools.base import tool
+
+
+@tool(read_only=True)
+async def bench_tool_{i}(text: str, times: int = 1) -> str:
+    """Repeat a text (bench tool {i}).
+
+    Args:
+        text: The text.
+        times: How often.
+    """
+    return text * times
+'''
 
 
 def _home(root: Path, skills: int, base_url: str) -> Path:
@@ -33,7 +48,21 @@ def _home(root: Path, skills: int, base_url: str) -> Path:
             f"---\nname: skill-{i:02d}\ndescription: Does task number {i} well.\n"
             f"license: MIT\nmetadata:\n  owner: bench\n---\n{body}"
         )
+    if skills:
+        _agents_and_tools(home)
     return home
+
+
+def _agents_and_tools(home: Path) -> None:
+    (home / "agents").mkdir()
+    for i in range(AGENTS):
+        (home / "agents" / f"agent-{i:02d}.md").write_text(
+            f"---\nname: agent-{i:02d}\ndescription: Handles job {i}.\n"
+            f"tools: Read, Grep, Glob\nmodel: inherit\n---\n" + "You do job.\n" * 100
+        )
+    (home / "tools").mkdir()
+    for i in range(TOOLS):
+        (home / "tools" / f"tool_{i:02d}.py").write_text(TOOL_FILE.format(i=i))
 
 
 def _time(argv: list[str], home: Path, cwd: Path, runs: int) -> tuple[float, float]:
@@ -74,11 +103,12 @@ def run() -> str:
         "## Extensions at start-up",
         "",
         f"Median and p90 (s) of {HELP_RUNS} (`--help`) / {REQUEST_RUNS} (`-p`) runs after 2 "
-        f"warm-up runs, with no skills and with {SKILLS} user skills (each a 200-line body). "
-        "Target: within 10 % of none (discovery reads only frontmatter, and only when a "
-        "session starts).",
+        f"warm-up runs, with no extensions and with {SKILLS} user skills (each a 200-line "
+        f"body), {AGENTS} agent files and {TOOLS} custom tool files. Target: within 10 % of "
+        "none (discovery reads only frontmatter, tool files are imported in the background, "
+        "and only when a session starts).",
         "",
-        "| command | none: median | p90 | 50 skills: median | p90 | change |",
+        "| command | none: median | p90 | with extensions: median | p90 | change |",
         "|---|---|---|---|---|---|",
     ]
     for label, (n_med, n_p90), (s_med, s_p90) in rows:
