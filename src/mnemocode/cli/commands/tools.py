@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
@@ -41,7 +42,8 @@ async def tools_command(ctx: ReplContext, arg: str) -> None:
         about = Text(first_sentence(spec.description))
         custom = ctx.app.custom_tools.get(spec.name) if ctx.app.custom_tools else None
         if custom is not None:
-            about.append(f" ({custom.source} tool, {custom.origin})", style="dim")
+            where = custom.origin if custom.source == "plugin" else Path(custom.origin).name
+            about.append(f" ({custom.source} tool, {where})", style="dim")
         table.add_row(Text(spec.name, style="bold"), mark, about)
     ctx.console.print(table)
     if ctx.app.left_out_tools:
