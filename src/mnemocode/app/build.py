@@ -37,6 +37,8 @@ from mnemocode.tools.builtin import SMALL_WINDOW, patch_tools, tools_for_window
 
 if TYPE_CHECKING:
     from mnemocode.agent.codemap.session import SessionMap
+    from mnemocode.agent.loop import ModelSlot
+    from mnemocode.app.subagents import SubagentRunner
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
     from mnemocode.extensions.tools.toolset import CustomToolset
@@ -109,6 +111,8 @@ def build_app(
                           env=env, trusted=trusted_folder)  # fmt: skip
     custom_tools = _join_custom_tools(safety, offered=tools is None, workdir=workdir, home=home,
                                       env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
+    subagents = _join_agents(settings, safety, offered=tools is None, workdir=workdir, home=home,
+                             env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
@@ -164,7 +168,11 @@ def build_app(
         mcp=mcp,
         skills=skills,
         custom_tools=custom_tools,
+        agents=subagents.catalog if subagents is not None else None,
     )
+    if subagents is not None:
+        subagents.parent = agent
+        subagents.hooks = lambda: app.hooks
     if memory is not None:
         agent.recorder = app._record
         agent.compactor = Compactor(
@@ -303,6 +311,43 @@ def _join_custom_tools(
     guard.inner = CombinedToolset([guard.inner, custom])
     guard.policy = CustomToolPolicy(guard.policy, custom)
     return custom
+
+
+def _join_agents(
+    settings: Settings,
+    safety: Safety,
+    *,
+    offered: bool,
+    workdir: Path,
+    home: Path,
+    env: Mapping[str, str],
+    trusted: bool,
+    notices: list[str],
+) -> SubagentRunner | None:
+    """The ``task`` tool inside the guard, over every tool joined so far; the agents
+    are read the first time the tool's description is asked for."""
+    if not offered or not settings.agents.enabled:
+        return None
+    from mnemocode.app.subagents import SubagentRunner
+    from mnemocode.extensions.agents.setup import open_agents
+    from mnemocode.extensions.agents.tool import TaskToolset
+
+    def slot_for(alias: str) -> ModelSlot:
+        _, config = settings.model(alias)
+        return model_slot(build_model(alias, config, env=env), config)
+
+    catalog = open_agents(
+        workdir=workdir,
+        mnemo_home=home,
+        user_home=Path(env.get("HOME") or Path.home()),
+        env=env,
+        trusted=trusted,
+        notices=notices,
+    )
+    guard = safety.guard
+    runner = SubagentRunner(guard, catalog, slot_for)
+    guard.inner = CombinedToolset([guard.inner, TaskToolset(catalog, runner, guard.specs)])
+    return runner
 
 
 def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:

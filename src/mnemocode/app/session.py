@@ -32,6 +32,7 @@ from mnemocode.safety.guard import GuardedToolset
 from mnemocode.safety.setup import Safety
 
 if TYPE_CHECKING:
+    from mnemocode.extensions.agents.discovery import AgentCatalog
     from mnemocode.extensions.hooks.service import Hooks
     from mnemocode.extensions.mcp.toolset import McpToolset
     from mnemocode.extensions.skills.activation import SkillSession
@@ -76,6 +77,8 @@ class App:
     mcp: McpToolset | None = None
     # The session's skills (``extensions/skills``); None: none offered.
     skills: SkillSession | None = None
+    # Agent definitions the ``task`` tool offers (``extensions/agents``); None: off.
+    agents: AgentCatalog | None = None
     # Custom tools (``extensions/tools``, inside ``guard``); None: not offered.
     custom_tools: CustomToolset | None = None
     _mcp_start: asyncio.Future[list[str]] | None = None

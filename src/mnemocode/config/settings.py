@@ -271,6 +271,12 @@ class SkillsConfig(_Strict):
     prompt_tokens: int = Field(default=1_500, ge=0)
 
 
+class AgentsConfig(_Strict):
+    """Agent definitions and the ``task`` tool (``extensions/agents``)."""
+
+    enabled: bool = True
+
+
 class Settings(_Strict):
     active_model: str | None = None
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -284,6 +290,7 @@ class Settings(_Strict):
     router: RouterConfig = Field(default_factory=RouterConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
     hooks: dict[HookEvent, list[HookConfig]] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -118,6 +118,7 @@ def folder_request(cwd: Path, env: Mapping[str, str] | None = None) -> FolderReq
     ]
     files += [FolderFile(path, "skills", True) for path in _project_skills(root)]
     files += [FolderFile(path, "tools", True) for path in _project_tools(root)]
+    files += [FolderFile(path, "agents", True) for path in _project_agents(root)]
     if not files:
         return None
     digest = hashlib.sha256()
@@ -140,6 +141,22 @@ def _project_skills(root: Path) -> list[Path]:
         except OSError:
             continue
         found += [f / "SKILL.md" for f in folders if (f / "SKILL.md").is_file()]
+    return found
+
+
+#: Where a project keeps agent definitions (``extensions/agents/discovery.py`` too).
+AGENT_DIRS = (".mnemo/agents", ".claude/agents")
+
+
+def _project_agents(root: Path) -> list[Path]:
+    """Each agent file the project brings: a system prompt and a tool grant."""
+    found: list[Path] = []
+    for name in AGENT_DIRS:
+        try:
+            files = sorted((root / name).glob("*.md"))
+        except OSError:
+            continue
+        found += [f for f in files if f.is_file() and f.name.lower() != "readme.md"]
     return found
 
 
@@ -180,6 +197,8 @@ def other_wants(file: FolderFile) -> str:
     so the question shows what would run)."""
     if file.kind == "skills":
         return f"add skill {file.path.parent.name!r} to the model's instructions ({file.path})"
+    if file.kind == "agents":
+        return f"offer agent {file.path.stem!r} to the task tool ({file.path})"
     if file.kind == "tools":
         return f"import custom tool code {file.path.name!r} into mnemo ({file.path})"
     try:

@@ -122,6 +122,17 @@ class SolverStep:
     type: Literal["solver_step"] = "solver_step"
 
 
+@dataclass(frozen=True, slots=True)
+class SubagentEvent:
+    """An event of a sub-agent (the ``task`` tool), nested under the call that runs it."""
+
+    agent: str
+    call_id: str
+    event: AgentEvent
+    depth: int = 1
+    type: Literal["subagent"] = "subagent"
+
+
 AgentEvent = (
     TurnStarted
     | TextDeltaEvent
@@ -136,10 +147,15 @@ AgentEvent = (
     | StrategyChosen
     | Escalated
     | SolverStep
+    | SubagentEvent
 )
 
 
 def event_to_dict(event: AgentEvent) -> dict[str, Any]:
+    if isinstance(event, SubagentEvent):
+        inner = event_to_dict(event.event)
+        return {"agent": event.agent, "call_id": event.call_id, "depth": event.depth,
+                "event": inner, "type": event.type}  # fmt: skip
     data = asdict(event)
     if isinstance(event, ToolCallStarted | ToolCallFinished):
         data["call"].pop("raw_arguments", None)
