@@ -329,6 +329,7 @@ def _join_agents(
     if not offered or not settings.agents.enabled:
         return None
     from mnemocode.app.subagents import SubagentRunner
+    from mnemocode.extensions.agents.approval import TaskPolicy
     from mnemocode.extensions.agents.setup import open_agents
     from mnemocode.extensions.agents.tool import TaskToolset
 
@@ -347,6 +348,7 @@ def _join_agents(
     guard = safety.guard
     runner = SubagentRunner(guard, catalog, slot_for)
     guard.inner = CombinedToolset([guard.inner, TaskToolset(catalog, runner, guard.specs)])
+    guard.policy = TaskPolicy(guard.policy)
     return runner
 
 
