@@ -37,6 +37,7 @@ from mnemocode.core.events import (
     ReasoningDeltaEvent,
     SolverStep,
     StrategyChosen,
+    SubagentEvent,
     TextDeltaEvent,
     ToolCallFinished,
     ToolCallStarted,
@@ -302,11 +303,37 @@ class Renderer:
             self._notice(event)
         elif isinstance(event, TurnFinished):
             self._finish_turn(event)
-        elif isinstance(event, ErrorEvent | StrategyChosen | Escalated | SolverStep):
+        elif isinstance(
+            event, ErrorEvent | StrategyChosen | Escalated | SolverStep | SubagentEvent
+        ):
             self._aside(event)
 
-    def _aside(self, event: ErrorEvent | LadderEvent) -> None:
-        """An error, the strategy picked, an escalation, a solver step."""
+    def _nested(self, event: SubagentEvent) -> None:
+        """A sub-agent's work, one indented line per step under its ``task`` call."""
+        depth, agent, inner = event.depth, event.agent, event.event
+        while isinstance(inner, SubagentEvent):
+            depth, agent, inner = inner.depth, inner.agent, inner.event
+        pad = "  " * depth + f"↳ {agent}: "
+        line: str | None = None
+        if isinstance(inner, ToolCallStarted):
+            with self._lock:
+                self._label = f"{event.agent}: running {inner.call.name}…"
+        elif isinstance(inner, ToolCallFinished):
+            mark = "✗" if inner.result.is_error else "✓"
+            line = f"{mark} {one_line(result_summary(inner.call, inner.result), 90)}"
+        elif isinstance(inner, Notice | ErrorEvent):
+            line = one_line(inner.message, 200)
+        elif isinstance(inner, TurnFinished):
+            line = f"done ({inner.stop_reason}, {inner.iterations} iterations)"
+        if line is not None:
+            self._flush_text()
+            self.console.print(Text(pad + line, style="dim"))
+
+    def _aside(self, event: ErrorEvent | LadderEvent | SubagentEvent) -> None:
+        """An error, the strategy picked, an escalation, a solver step, a sub-agent's step."""
+        if isinstance(event, SubagentEvent):
+            self._nested(event)
+            return
         if isinstance(event, ErrorEvent):
             self._flush_text()
             self.console.print(Text(f"✗ {one_line(event.message, 300)}", style="bold red"))

@@ -118,6 +118,7 @@ class CommandRegistry:
 
 def default_commands() -> CommandRegistry:
     from mnemocode.cli.commands import (
+        agents,
         btw,
         codemap,
         general,
@@ -139,6 +140,7 @@ def default_commands() -> CommandRegistry:
         tools,
         mcp,
         skills,
+        agents,
         hooks,
         codemap,
         btw,
