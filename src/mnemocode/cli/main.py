@@ -151,6 +151,7 @@ def _resume_without_id(argv: list[str]) -> list[str]:
 
 def run(argv: list[str]) -> None:
     from mnemocode.cli import (
+        agent_cli,
         map_cli,
         mcp_cli,
         memory_cli,
@@ -173,4 +174,5 @@ def run(argv: list[str]) -> None:
     map_cli.register(cli)
     mcp_cli.register(cli)
     skill_cli.register(cli)
+    agent_cli.register(cli)
     cli(args=argv, prog_name="mnemo")
