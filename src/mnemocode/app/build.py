@@ -112,7 +112,8 @@ def build_app(
     custom_tools = _join_custom_tools(safety, offered=tools is None, workdir=workdir, home=home,
                                       env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
     subagents = _join_agents(settings, safety, offered=tools is None, workdir=workdir, home=home,
-                             env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
+                             env=env, trusted=trusted_folder, notices=notices,
+                             skills=skills)  # fmt: skip
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
@@ -323,6 +324,7 @@ def _join_agents(
     env: Mapping[str, str],
     trusted: bool,
     notices: list[str],
+    skills: SkillSession | None,
 ) -> SubagentRunner | None:
     """The ``task`` tool inside the guard, over every tool joined so far; the agents
     are read the first time the tool's description is asked for."""
@@ -346,10 +348,22 @@ def _join_agents(
         notices=notices,
     )
     guard = safety.guard
-    runner = SubagentRunner(guard, catalog, slot_for)
+    runner = SubagentRunner(guard, catalog, slot_for, skill_text=_skill_text(skills))
     guard.inner = CombinedToolset([guard.inner, TaskToolset(catalog, runner, guard.specs)])
     guard.policy = TaskPolicy(guard.policy)
     return runner
+
+
+def _skill_text(skills: SkillSession | None) -> Callable[[str], str | None]:
+    """A skill's instructions as a sub-agent preloads them (its ``skills`` field)."""
+
+    def text(name: str) -> str | None:
+        from mnemocode.extensions.skills.activation import render
+
+        skill = skills.catalog.get(name) if skills is not None else None
+        return render(skill, "") if skill is not None else None
+
+    return text
 
 
 def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:

@@ -58,6 +58,11 @@ class SubagentRunner:
     slot_for: Callable[[str], ModelSlot]  # a model alias of the config
     parent: Agent | None = None  # set once the agent that delegates exists
     hooks: Callable[[], Hooks | None] = lambda: None
+    # A skill's instructions by name (None: no such skill), for the agent's ``skills``.
+    skill_text: Callable[[str], str | None] = lambda _name: None
+
+    def _prompt_of(self, agent: AgentDef) -> str:
+        return _with_skills(agent.prompt, [(n, self.skill_text(n)) for n in agent.skills])
 
     async def __call__(
         self, agent: AgentDef, tools: list[str], prompt: str, *, ctx: ToolContext,
@@ -74,13 +79,16 @@ class SubagentRunner:
         toolset: Toolset = ToolSubset(self.guard, frozenset(tools))
         child: SubagentRunner | None = None
         if agent.delegation and depth < MAX_DEPTH:
-            child = SubagentRunner(self.guard, self.catalog, self.slot_for, hooks=self.hooks)
+            child = SubagentRunner(
+                self.guard, self.catalog, self.slot_for, hooks=self.hooks,
+                skill_text=self.skill_text,
+            )  # fmt: skip
             nested = TaskToolset(
                 self.catalog, child, self.guard.specs, depth=depth, targets=agent.delegation
             )
             toolset = CombinedToolset([toolset, nested])
         names = {s.name for s in toolset.specs()}
-        prefix = SystemPrefix.build(ctx.cwd, [], agent.prompt, tool_names=names)
+        prefix = SystemPrefix.build(ctx.cwd, [], self._prompt_of(agent), tool_names=names)
         turns = agent.max_turns or parent.config.max_iterations
         sub = Agent(
             slot=slot,
@@ -109,6 +117,15 @@ class SubagentRunner:
             finished.text, finished.stop_reason, totals.usage, totals.model_calls,
             finished.iterations,
         )  # fmt: skip
+
+
+def _with_skills(prompt: str, skills: list[tuple[str, str | None]]) -> str:
+    """The agent's prompt, then the instructions of each skill it names (Claude Code's
+    ``skills``: preloaded, not listed); a name no skill has is said, not skipped."""
+    parts = [prompt.rstrip()]
+    for name, body in skills:
+        parts.append(body if body is not None else f"(skill {name!r} is not installed)")
+    return "\n\n".join(parts)
 
 
 def _subagent_stop(hooks: Hooks, name: str) -> StopCheck:

@@ -64,8 +64,15 @@ class AgentDef:
     delegation: tuple[str, ...] = ()  # agents it may call ``task`` with
 
     def allowed_tools(self, available: list[str]) -> list[str]:
-        """The parent's tools this agent gets, in the parent's order."""
+        """The parent's tools this agent gets, in the parent's order. With
+        ``mcpServers``, its MCP tools are those servers' tools (all of them, whatever
+        ``tools`` says) and no other server's."""
         chosen = available if self.tools is None else [t for t in available if t in self.tools]
+        if self.mcp_servers:
+            servers = {f"mcp__{name}__" for name in self.mcp_servers}
+            listed = [t for t in available if t[: t.find("__", 5) + 2] in servers]
+            chosen = [t for t in chosen if not t.startswith("mcp__")]
+            chosen = [t for t in available if t in chosen or t in listed]
         return [t for t in chosen if t not in self.disallowed]
 
 
