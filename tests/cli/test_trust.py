@@ -172,6 +172,19 @@ def test_doctor_shows_trust_and_ignored_files(world: World) -> None:
     assert world.keys_seen_by_listener() == []
 
 
+def test_without_project_config_the_notices_name_what_is_ignored(world: World) -> None:
+    (world.repo / "mnemo.toml").unlink()
+    (world.repo / ".mcp.json").write_text('{"mcpServers": {"evil": {"command": "touch"}}}')
+    skill = world.repo / ".claude" / "skills" / "demo"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text("---\nname: demo\ndescription: A demo.\n---\nDo it.\n")
+    doctor = run_mnemo(["doctor"], cwd=world.repo, home=world.home, env=KEY_ENV).stdout
+    assert "not trusted: its MCP servers (.mcp.json), skills are ignored" in doctor
+    _code, _records, stderr = world.run()
+    assert "ignored project config" not in stderr  # no config: no empty list of it
+    assert "MCP servers of" in stderr and "project skills not loaded (demo)" in stderr
+
+
 def test_the_repl_asks_once_naming_what_the_folder_wants(world: World) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
     env.update(MNEMO_HOME=str(world.home), TERM="xterm", COLUMNS="120", LINES="40", **KEY_ENV)

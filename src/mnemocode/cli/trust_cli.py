@@ -66,7 +66,7 @@ def run_notices(found: TrustCheck, loaded: LoadedSettings) -> list[str]:
 
 
 def doctor_lines(opts: Options, loaded: LoadedSettings) -> list[tuple[str, str, str]]:
-    from mnemocode.config.trust import ignored_notice
+    from mnemocode.config.trust import ignored_notice, what_is_ignored
 
     found = check(opts)
     if found.request is None or found.status == "none":
@@ -77,7 +77,8 @@ def doctor_lines(opts: Options, loaded: LoadedSettings) -> list[tuple[str, str, 
     elif found.trust.trusted:
         lines = [("ok", "trust", f"{root} trusted for this run (--trust)")]
     else:
-        lines = [("warn", "trust", ignored_notice(found) or f"{root} not trusted")]
+        fallback = f"{root} not trusted: its {what_is_ignored(found.request)} are ignored"
+        lines = [("warn", "trust", ignored_notice(found) or fallback)]
     return lines + [("warn", "project", notice) for notice in loaded.notices]
 
 

@@ -350,10 +350,22 @@ def check_trust(
     return TrustCheck(request, record, status, Trust(trusted=trusted, endpoints=endpoints))
 
 
+_KIND_WORDS = {
+    "config": "project config", "mcp": "MCP servers (.mcp.json)", "hooks": "hooks",
+    "skills": "skills", "tools": "custom tools", "agents": "agents",
+}  # fmt: skip
+
+
+def what_is_ignored(request: FolderRequest) -> str:
+    """What an untrusted folder's files would do, in words: "MCP servers, skills"."""
+    kinds = dict.fromkeys(f.kind for f in request.files if f.loaded)
+    return ", ".join(_KIND_WORDS.get(kind, kind) for kind in kinds) or "nothing"
+
+
 def ignored_notice(check: TrustCheck) -> str | None:
     """The one line a run prints when the folder's config is ignored."""
-    if check.trust.trusted or check.request is None:
-        return None
+    if check.trust.trusted or check.request is None or not check.request.config_files:
+        return None  # the other files' loaders (MCP, hooks, skills…) each say their own
     files = ", ".join(str(p) for p in check.request.config_files)
     why = {
         "untrusted": "this folder is not trusted (you answered no)",
