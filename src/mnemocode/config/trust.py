@@ -6,7 +6,8 @@ trusted folder), the skills of ``.mnemo/skills``, ``.claude/skills`` and
 ``.agents/skills`` (loaded only in a trusted folder); the custom tools of
 ``.mnemo/tools/*.py`` (imported only in a trusted folder); the hooks of
 ``.claude/settings.json`` and ``.claude/settings.local.json`` (run only in a trusted
-folder; the question names each command).
+folder; the question names each command); the agent definitions of ``.mnemo/agents``
+and ``.claude/agents`` (offered only in a trusted folder).
 
 Answers live in ``<mnemo home>/trust.toml`` — never in the repository — one table per
 resolved project root::
