@@ -259,9 +259,9 @@ class App:
         """Start a fresh conversation; the old one is queued for saving to memory."""
         if self.memory is not None:
             self.memory.end_session(self.session_id)
-        self.session_id = uuid.uuid4().hex[:12]
         if self.hooks is not None:
-            self.hooks.restart("clear")
+            self.hooks.restart("clear", left=self.session_id)
+        self.session_id = uuid.uuid4().hex[:12]
         self.agent.tool_context.session_id = self.session_id
         self.agent.history.clear()
         self.agent.turn_starts.clear()
@@ -287,9 +287,9 @@ class App:
         if info is None:
             raise MnemoError(f"no session {session_id!r} in project {self.project_name}")
         summary, messages = self.memory.sessions.live_history(session_id)
-        self.session_id = session_id
         if self.hooks is not None:
-            self.hooks.restart("resume")
+            self.hooks.restart("resume", left=self.session_id)
+        self.session_id = session_id
         self.agent.tool_context.session_id = session_id
         self.agent.history[:] = messages
         self.agent.context.summary = summary or ""

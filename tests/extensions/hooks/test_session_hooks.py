@@ -11,6 +11,7 @@ from pathlib import Path
 from mnemocode.llm.testing import text, tool_call
 from mnemocode.safety.approvers import StaticApprover
 from tests.extensions.hooks.support import (
+    Events,
     claude_settings,
     project,
     script,
@@ -173,3 +174,30 @@ async def test_pre_compact_runs_before_a_summary_with_its_trigger(
     assert await app.agent.compact(lambda _e: None, force=True) > 0
     assert log.read_text() == "manual\n"
     await app.close()
+
+
+async def test_clear_ends_the_old_session_before_the_new_one_starts(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    work = project(tmp_path / "work")
+    log = tmp_path / "sessions.txt"
+    what = "(data.get('source') or data.get('reason'))"
+    line = f"data['hook_event_name'] + ' ' + {what} + ' ' + data['session_id'] + '\\n'"
+    command = script(tmp_path, "log", f"open({str(log)!r}, 'a').write({line})\n")
+    hook = [{"hook": {"command": command}}]
+    claude_settings(work, {"SessionStart": hook, "SessionEnd": hook})
+    app, _ = session(work, isolated_home, [text("one"), text("two")])
+    first = app.session_id
+    await app.run_turn("first", Events())
+    app.new_session()  # /clear
+    second = app.session_id
+    try:
+        await app.run_turn("second", Events())
+    finally:
+        await app.close()
+    assert log.read_text().splitlines() == [
+        f"SessionStart startup {first}",
+        f"SessionEnd clear {first}",
+        f"SessionStart clear {second}",
+        f"SessionEnd exit {second}",
+    ]

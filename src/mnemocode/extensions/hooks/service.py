@@ -67,6 +67,8 @@ class Hooks:
     # SessionStart's source for the next turn (startup, resume, clear); None: done.
     start_source: str | None = "startup"
     ended: bool = False
+    # A session left by /clear or a resume: its SessionEnd (id, reason) is still due.
+    pending_end: tuple[str, str] | None = None
     # The session's permission mode now (the guard's rules for a hook's answer).
     mode_of: Callable[[], str] = lambda: "ask"
 
@@ -109,6 +111,7 @@ class Hooks:
         they add joins the user's message; a UserPromptSubmit block refuses it."""
         message = Message.user(prompt) if isinstance(prompt, str) else prompt
         added: list[str] = []
+        await self._end_pending(emit)
         if self.start_source is not None:
             source, self.start_source = self.start_source, None
             self.ended = False
@@ -143,6 +146,7 @@ class Hooks:
 
     async def end(self, session_id: str, reason: str, emit: Emit | None = None) -> None:
         """SessionEnd, once per session (not for one that never started)."""
+        await self._end_pending(emit or (lambda _e: None))
         if self.ended or self.start_source is not None:
             return
         self.ended = True
@@ -150,9 +154,19 @@ class Hooks:
             "SessionEnd", session_id, emit or (lambda _e: None), {reason}, reason=reason
         )
 
-    def restart(self, source: str) -> None:
-        """A new conversation (clear) or a stored one (resume) starts at the next turn."""
+    def restart(self, source: str, left: str | None = None) -> None:
+        """A new conversation (clear) or a stored one (resume) starts at the next turn;
+        the session ``left`` (if it had started) gets its SessionEnd before that turn,
+        or at exit (reason ``clear``, or ``other`` as Claude Code says for the rest)."""
+        if left is not None and self.start_source is None and not self.ended:
+            self.pending_end = (left, "clear" if source == "clear" else "other")
         self.start_source = source
+
+    async def _end_pending(self, emit: Emit) -> None:
+        if self.pending_end is None:
+            return
+        (session_id, reason), self.pending_end = self.pending_end, None
+        await self.fire("SessionEnd", session_id, emit, {reason}, reason=reason)
 
     # ---- around a tool call (the guard) --------------------------------------------
 
