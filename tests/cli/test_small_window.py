@@ -30,6 +30,9 @@ def test_start_reads_the_window_from_the_server(tmp_path: Path, isolated_home: P
     assert body["max_tokens"] == 1_024  # a quarter of the window, not 8192
     names = [t["function"]["name"] for t in body["tools"]]
     assert "web_search" not in names and "memory_search" not in names
+    assert "skill" not in names and "task" not in names  # nor the skills' listing:
+    system = "\n".join(m["content"] for m in body["messages"] if m["role"] == "system")
+    assert "review-code" not in system
     assert "file_edit" in names
 
 
@@ -42,7 +45,10 @@ def test_a_configured_window_is_not_asked(tmp_path: Path, isolated_home: Path) -
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["result"] == "one"
     assert asked == [] and body["max_tokens"] == 8_192
-    assert "memory_search" in [t["function"]["name"] for t in body["tools"]]
+    names = [t["function"]["name"] for t in body["tools"]]
+    assert "memory_search" in names and "skill" in names and "task" in names
+    system = "\n".join(m["content"] for m in body["messages"] if m["role"] == "system")
+    assert "review-code" in system  # a built-in skill, listed for a roomy window
 
 
 def test_three_turns_fit_a_4k_window(tmp_path: Path, isolated_home: Path) -> None:

@@ -107,13 +107,16 @@ def build_app(
         read_only_hint=mcp.read_only_hint if mcp is not None else None,
     )
     # Skills (their ``skill`` tool, allowed-tools) come with the configured tools only.
+    # A small window gets neither the skills' listing and tool (``/name`` still works)
+    # nor sub-agents: their schemas and listing would take a tenth of a 4k window.
+    roomy = config.context_window > SMALL_WINDOW
     skills = _join_skills(settings, safety, offered=tools is None, workdir=workdir, home=home,
-                          env=env, trusted=trusted_folder)  # fmt: skip
+                          env=env, trusted=trusted_folder, for_model=roomy)  # fmt: skip
     custom_tools = _join_custom_tools(safety, offered=tools is None, workdir=workdir, home=home,
                                       env=env, trusted=trusted_folder, notices=notices)  # fmt: skip
-    subagents = _join_agents(settings, safety, offered=tools is None, workdir=workdir, home=home,
-                             env=env, trusted=trusted_folder, notices=notices,
-                             skills=skills)  # fmt: skip
+    subagents = _join_agents(settings, safety, offered=tools is None and roomy,
+                             workdir=workdir, home=home, env=env, trusted=trusted_folder,
+                             notices=notices, skills=skills)  # fmt: skip
     if safety.sandbox.fallback_note and settings.safety.mode != "bypass":
         notices.append(safety.sandbox.fallback_note)
     session_id = uuid.uuid4().hex[:12]
@@ -134,7 +137,7 @@ def build_app(
         settings.agent.system_prompt,
         memory=memory.prefix_text() if memory else "",
         tool_names={spec.name for spec in safety.guard.specs()},
-        skills=_skills_section(skills, notices),
+        skills=_skills_section(skills, notices) if roomy else _skills_notices(skills, notices),
     )
     if custom_tools is not None:
         notices += [f"custom tool not loaded: {p}" for p in custom_tools.take_problems()]
@@ -220,6 +223,9 @@ def _builtin_tools(
         tools.append(code_map_tool(code_map))
     elif code_map is not None:
         left_out.append(CODE_MAP_TOOL)
+    if config.context_window <= SMALL_WINDOW:  # build_app leaves these out too
+        wanted = (("skill", settings.skills.enabled), ("task", settings.agents.enabled))
+        left_out += [name for name, enabled in wanted if enabled]
     return tools, left_out
 
 
@@ -259,9 +265,10 @@ def _join_skills(
     home: Path,
     env: Mapping[str, str],
     trusted: bool,
+    for_model: bool = True,
 ) -> SkillSession | None:
-    """The session's skills: the ``skill`` tool inside the guard, and the policy that
-    lets an active skill's ``allowed-tools`` skip a question."""
+    """The session's skills: the ``skill`` tool inside the guard (``for_model``), and
+    the policy that lets an active skill's ``allowed-tools`` skip a question."""
     if not offered or not settings.skills.enabled:
         return None
     from mnemocode.extensions.skills.approval import SkillPolicy
@@ -277,7 +284,8 @@ def _join_skills(
         trusted=trusted,
     )
     guard = safety.guard
-    guard.inner = CombinedToolset([guard.inner, FunctionToolset([skill_tool(skills)])])
+    if for_model:
+        guard.inner = CombinedToolset([guard.inner, FunctionToolset([skill_tool(skills)])])
     guard.policy = SkillPolicy(guard.policy, skills)
     return skills
 
@@ -364,6 +372,15 @@ def _skill_text(skills: SkillSession | None) -> Callable[[str], str | None]:
         return render(skill, "") if skill is not None else None
 
     return text
+
+
+def _skills_notices(skills: SkillSession | None, notices: list[str]) -> str:
+    """No listing (a small window), but broken or untrusted skills are still said."""
+    if skills is not None:
+        from mnemocode.extensions.skills.setup import discovery_notices
+
+        notices.extend(skills.notices + discovery_notices(skills))
+    return ""
 
 
 def _skills_section(skills: SkillSession | None, notices: list[str]) -> str:
