@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mnemocode.core.protocols import (
     ApprovalDecision,
@@ -76,6 +76,9 @@ class HookAnswer:
 
     action: Action | None = None
     reason: str = ""
+    # New values for some arguments (Claude Code's ``updatedInput``): the call runs
+    # with them, and the policy decides again on the call as changed.
+    updated_input: dict[str, Any] | None = None
 
 
 class ToolHooks(Protocol):
@@ -195,7 +198,7 @@ class GuardedToolset:
                 source="policy",
             )
         verdict = self.policy.decide(call, spec, ctx)
-        verdict, hook_asked = await self._pre_hooks(call, ctx, verdict)
+        call, verdict, hook_asked = await self._pre_hooks(call, spec, ctx, verdict)
         decided_by = verdict.rule
         approved = verdict.rule == "hook:allow"
         if verdict.action == "deny":
@@ -316,13 +319,19 @@ class GuardedToolset:
     # ---- steps ---------------------------------------------------------------------
 
     async def _pre_hooks(
-        self, call: ToolCall, ctx: ToolContext, verdict: Verdict
-    ) -> tuple[Verdict, bool]:
-        """PreToolUse hooks run before the question; they only make it stricter."""
+        self, call: ToolCall, spec: ToolSpec | None, ctx: ToolContext, verdict: Verdict
+    ) -> tuple[ToolCall, Verdict, bool]:
+        """PreToolUse hooks run before the question; they only make it stricter. A
+        hook that changes the input gets the policy's verdict on the changed call."""
         if verdict.action == "deny" or self.hooks is None:
-            return verdict, False
+            return call, verdict, False
         answer = await self.hooks.before_tool(call, ctx)
-        return _after_hook(verdict, answer, self.hooks.mode())
+        if answer.updated_input:
+            call = replace(call, arguments={**call.arguments, **answer.updated_input})
+            verdict = self.policy.decide(call, spec, ctx)
+            if verdict.action == "deny":
+                return call, verdict, False
+        return call, *_after_hook(verdict, answer, self.hooks.mode())
 
     async def _post_hooks(self, call: ToolCall, ctx: ToolContext, result: ToolResult) -> None:
         if self.hooks is None or result.denied_by is not None:

@@ -62,6 +62,12 @@ def claude_input(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return {renames.get(key, key): value for key, value in arguments.items()}
 
 
+def our_input(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Claude Code's field names (a hook's ``updatedInput``) back to ours."""
+    renames = {theirs: ours for ours, theirs in _FIELDS.get(tool, {}).items()}
+    return {renames.get(key, key): value for key, value in arguments.items()}
+
+
 def compile_matcher(matcher: str) -> re.Pattern[str] | frozenset[str] | None:
     """None: every target. Names only (``Bash``, ``Edit|Write``): those exact names.
     Anything else: an unanchored regex, as Claude Code reads it. Raises

@@ -34,6 +34,7 @@ class HookReply:
     stop: str | None = None  # ``continue: false``: its stopReason
     output: str = ""  # stdout for the transcript (empty if suppressOutput)
     problem: str | None = None  # one line for the user: timeout, failure, other exit code
+    updated_input: dict[str, Any] | None = None  # PreToolUse's updatedInput
 
 
 async def run_hook(
@@ -133,7 +134,12 @@ def _read_json(hook: Hook, data: dict[str, Any], stdout: str) -> HookReply:
         stop=stop,
         output="" if data.get("suppressOutput") else stdout.strip(),
         problem=_text(data.get("systemMessage")) or None,
+        updated_input=_object(specific.get("updatedInput")),
     )
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _text(value: Any) -> str:

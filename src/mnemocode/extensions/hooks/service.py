@@ -16,7 +16,13 @@ from mnemocode.core.events import AgentEvent, Notice
 from mnemocode.core.protocols import ApprovalRequest, ToolContext
 from mnemocode.core.types import Message, TextPart, ToolCall, ToolResult
 from mnemocode.extensions.hooks.config import Hook
-from mnemocode.extensions.hooks.names import claude_input, claude_name, matches, names_of
+from mnemocode.extensions.hooks.names import (
+    claude_input,
+    claude_name,
+    matches,
+    names_of,
+    our_input,
+)
 from mnemocode.extensions.hooks.runner import HookReply, run_hook
 from mnemocode.safety.guard import HookAnswer
 
@@ -46,16 +52,21 @@ class Replies:
         stops = [r.stop for r in self.replies if r.stop is not None]
         return "\n".join(stops) if stops else None
 
-    def permission(self) -> HookAnswer:
-        """deny over ask over allow, as Claude Code ranks them; exit 2 is a deny."""
+    def permission(self, tool: str = "") -> HookAnswer:
+        """deny over ask over allow, as Claude Code ranks them; exit 2 is a deny. The
+        hooks' ``updatedInput`` (in our field names) is merged in their order."""
+        updated: dict[str, Any] = {}
+        for reply in self.replies:
+            if reply.updated_input is not None:
+                updated |= our_input(tool, reply.updated_input)
         for action in ("deny", "ask", "allow"):
             said = [r for r in self.replies if r.permission == action]
             if action == "deny":
                 said += [r for r in self.replies if r.blocked or r.stop is not None]
             if said:
                 why = "\n".join(r.permission_reason or r.reason or r.stop or "" for r in said)
-                return HookAnswer(action, why.strip())
-        return HookAnswer()
+                return HookAnswer(action, why.strip(), updated or None)
+        return HookAnswer(updated_input=updated or None)
 
 
 @dataclass
@@ -180,7 +191,7 @@ class Hooks:
             tool_input=claude_input(call.name, call.arguments),
             mnemo_tool_name=call.name,
         )
-        return replies.permission()
+        return replies.permission(call.name)
 
     async def after_tool(self, call: ToolCall, ctx: ToolContext, result: ToolResult) -> str:
         """What PostToolUse hooks tell the model about the result ("" for nothing)."""
