@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mnemocode.extensions.skills.frontmatter import Frontmatter, Problem, parse, read_body
+from mnemocode.extensions.skills.spec import split_tools
 
 Source = Literal["builtin", "user", "project"]
 NAME = re.compile(r"^[a-z0-9]+([-_][a-z0-9]+)*$")
@@ -180,28 +181,12 @@ def _names(value: Any) -> tuple[str, ...]:
 
 def _tool_names(value: Any) -> tuple[str, ...]:
     out: list[str] = []
-    for entry in _names(value if not isinstance(value, str) else _split_calls(value)):
+    for entry in _names(value if not isinstance(value, str) else split_tools(value)):
         base = entry.partition("(")[0].strip()
         tool = CLAUDE_TOOLS.get(base.lower(), base)
         if tool and tool not in out:
             out.append(tool)
     return tuple(out)
-
-
-def _split_calls(text: str) -> list[str]:
-    """Comma/space separated, but ``Bash(git status:*)`` keeps its inner spaces."""
-    out, current, depth = [], "", 0
-    for char in text:
-        if char in " ,\t\n" and depth == 0:
-            if current:
-                out.append(current)
-            current = ""
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        current += char
-    if current:
-        out.append(current)
-    return out
 
 
 def _text(value: Any) -> str | None:

@@ -143,14 +143,14 @@ def _flag(value: Any, *, default: bool) -> bool:
 
 def _tools(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        return tuple(_split_tools(value))
+        return tuple(split_tools(value))
     if isinstance(value, list):
         return tuple(str(v).strip() for v in value if str(v).strip())
     return ()
 
 
-def _split_tools(text: str) -> list[str]:
-    """Space-separated, but ``Bash(git status:*)`` keeps its inner spaces."""
+def split_tools(text: str) -> list[str]:
+    """Space- or comma-separated, but ``Bash(git status:*)`` keeps its inner spaces."""
     out, current, depth = [], "", 0
     for char in text:
         if char in " ,\t\n" and depth == 0:
