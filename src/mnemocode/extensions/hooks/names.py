@@ -4,21 +4,11 @@ hooks written for Claude Code see what they expect."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from mnemocode.config.settings import HookEvent
 
-EVENTS: tuple[HookEvent, ...] = (
-    "PreToolUse",
-    "PostToolUse",
-    "UserPromptSubmit",
-    "Stop",
-    "SubagentStop",
-    "SessionStart",
-    "SessionEnd",
-    "PreCompact",
-    "Notification",
-)
+EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
 
 #: Our tool → Claude Code's name for it (Edit and MultiEdit are both ``file_edit``).
 CLAUDE_NAMES = {
