@@ -52,6 +52,36 @@ class ToolSubset:
 
 
 @dataclass(slots=True)
+class AuditedDelegation:
+    """A sub-agent's own ``task`` tool (only its Delegation targets). It cannot sit
+    behind the guard, whose ``task`` offers every agent; each call is audited as the
+    guard would audit it (the calls of the agent it starts pass the guard)."""
+
+    inner: Toolset
+    guard: Toolset
+
+    def specs(self) -> list[ToolSpec]:
+        return self.inner.specs()
+
+    async def call(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
+        result = await self.inner.call(call, ctx)
+        audit = getattr(self.guard, "audit", None)
+        if audit is not None:
+            from mnemocode.safety.audit import AuditEntry
+
+            audit.record(
+                AuditEntry.now(
+                    session=ctx.session_id, turn=ctx.turn, tool=call.name,
+                    arguments=call.arguments, decision="allow", outcome="approved",
+                    decided_by="delegation", source="policy",
+                    reason="a sub-agent delegates to an agent its Delegation names",
+                    result=result.text, checkpoint=None,
+                )
+            )  # fmt: skip
+        return result
+
+
+@dataclass(slots=True)
 class SubagentRunner:
     guard: Toolset
     catalog: AgentCatalog
@@ -86,7 +116,7 @@ class SubagentRunner:
             nested = TaskToolset(
                 self.catalog, child, self.guard.specs, depth=depth, targets=agent.delegation
             )
-            toolset = CombinedToolset([toolset, nested])
+            toolset = CombinedToolset([toolset, AuditedDelegation(nested, self.guard)])
         names = {s.name for s in toolset.specs()}
         prefix = SystemPrefix.build(ctx.cwd, [], self._prompt_of(agent), tool_names=names)
         turns = agent.max_turns or parent.config.max_iterations

@@ -41,6 +41,15 @@ async def test_a_sub_agent_delegates_to_the_agent_its_delegation_names(
     lead_second = requests_of(model, "LEAD-3")[1]
     assert "notes.txt says 42" in str(lead_second.messages[-1])
     assert app.agent.totals.model_calls == 6  # every level's calls reach the parent
+    audit = [
+        json.loads(line)
+        for path in isolated_home.rglob("audit.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    tasks = [(e["tool"], e["arguments"].get("agent"), e["decided_by"]) for e in audit]
+    assert any(t == "task" and a == "lead" for t, a, _ in tasks)  # the parent's, via the guard
+    assert ("task", "scout", "delegation") in tasks  # the lead's own task call, audited
+    assert any(t == "file_read" for t, _, _ in tasks)  # the scout's call passed the guard
 
 
 async def test_a_subagent_stop_hook_with_exit_2_makes_the_sub_agent_go_on(
