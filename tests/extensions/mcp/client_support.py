@@ -3,7 +3,12 @@ session (``build_app``) with a scripted model."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,30 @@ from mnemocode.llm.testing import ScriptedModel, Turn
 from mnemocode.safety.approvers import StaticApprover
 
 TOY = str(Path(__file__).parent / "servers" / "toy.py")
+
+
+@contextlib.contextmanager
+def listening(argv: list[str]) -> Iterator[int]:
+    """A server process given a free loopback port (``argv`` + the port), once it
+    accepts connections; stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [*argv, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def toy(name: str = "toy", *args: str, **kw: Any) -> ServerSpec:

@@ -5,10 +5,7 @@ start, and every process stopped at the end."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ from mnemocode.core.types import ToolCall, ToolResult
 from mnemocode.extensions.mcp.config import ServerSpec
 from mnemocode.extensions.mcp.toolset import McpToolset
 from mnemocode.safety.sandbox import LocalSandbox
-from tests.extensions.mcp.client_support import TOY, toy
+from tests.extensions.mcp.client_support import TOY, listening, toy
 
 
 def _ctx(tmp_path: Path, events: list[AgentEvent] | None = None) -> ToolContext:
@@ -133,37 +130,9 @@ async def test_stopping_ends_the_whole_process_group(tmp_path: Path) -> None:
     assert not _alive(server) and not _alive(child)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _toy_on_a_port(*args: str) -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, TOY, *args, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.fixture
 def http_toy() -> Iterator[str]:
-    with _toy_on_a_port("--token", "s3cret-token", "--http") as port:
+    with listening([sys.executable, TOY, "--token", "s3cret-token", "--http"]) as port:
         yield f"http://127.0.0.1:{port}/mcp"
 
 
@@ -171,7 +140,7 @@ async def test_a_legacy_sse_server(tmp_path: Path) -> None:
     from mnemocode.config.settings import McpConfig, McpServerConfig
     from mnemocode.extensions.mcp.config import load_servers
 
-    with _toy_on_a_port("--sse") as port:
+    with listening([sys.executable, TOY, "--sse"]) as port:
         url = f"http://127.0.0.1:{port}/sse"
         config = McpConfig(servers={"old": McpServerConfig(type="sse", url=url)})
         found = load_servers(config, project_root=None, mnemo_home=tmp_path, env={}, trusted=True)

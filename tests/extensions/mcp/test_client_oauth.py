@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -30,17 +29,10 @@ from mnemocode.extensions.mcp.toolset import McpToolset
 from mnemocode.llm.testing import FakeOpenAIServer, text, tool_call
 from mnemocode.safety.sandbox import LocalSandbox
 from tests.conftest import run_mnemo, write_global_config
-from tests.extensions.mcp.client_support import TOY
+from tests.extensions.mcp.client_support import TOY, listening
 
 SERVER = str(Path(__file__).parent / "servers" / "oauth_server.py")
 NAME = "remote"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class AuthServer:
@@ -59,24 +51,8 @@ class AuthServer:
 
 
 def _serve(*args: str) -> Iterator[AuthServer]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, SERVER, "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with listening([sys.executable, SERVER, *args, "--port"]) as port:
         yield AuthServer(port)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
